@@ -1,0 +1,75 @@
+{{/* RBAC rules of the operator, shared by the namespaced and the cluster-wide variants.
+     Least privilege: no wildcards, no secrets (the stream's credentials Secret is only
+     referenced by name in the Deployments the operator builds; the kubelet reads it). */}}
+
+{{/* Rules needed in every namespace the operator serves. */}}
+{{- define "hybridstream.namespacedRules" -}}
+# The custom resource: kopf watches it and writes finalizers and progress annotations with
+# merge patches; the operator patches status and intent/alert annotations (never update).
+- apiGroups: [hybridstream.io]
+  resources: [hybridstreamrollouts]
+  verbs: [get, list, watch, patch]
+- apiGroups: [hybridstream.io]
+  resources: [hybridstreamrollouts/status]
+  verbs: [get, patch]
+# Owned objects carry ownerReferences with blockOwnerDeletion: clusters running the
+# OwnerReferencesPermissionEnforcement admission plugin require update on the owner's
+# finalizers for that.
+- apiGroups: [hybridstream.io]
+  resources: [hybridstreamrollouts/finalizers]
+  verbs: [update]
+# Events about phase changes, analysis failures and rollbacks (core/v1, kopf's too).
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create]
+# What the operator builds per rollout with server-side apply (create on first apply, patch
+# after): the legacy and hybrid Deployments, the routing ConfigMap, the metrics Services,
+# and the stream pods' ServiceAccount, Role and RoleBinding. Nothing is deleted by hand:
+# ownerReferences let the garbage collector remove them with the rollout.
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [get, list, watch, create, patch]
+- apiGroups: [""]
+  resources: [configmaps, services, serviceaccounts]
+  verbs: [get, list, watch, create, patch]
+- apiGroups: [rbac.authorization.k8s.io]
+  resources: [roles, rolebindings]
+  verbs: [get, list, watch, create, patch]
+# Routing acknowledgements are annotations on the stream pods (list). get and patch are not
+# used by the operator itself: Kubernetes' RBAC escalation check only lets it create the
+# stream pods' Role (pods get/patch, configmaps get/list/watch) if it holds those verbs.
+# https://kubernetes.io/docs/reference/access-authn-authz/rbac/#privilege-escalation-prevention-and-bootstrapping
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, patch]
+{{- if .Values.peering.enabled }}
+{{- if not .Values.watch.allNamespaces }}
+# kopf peering (namespaced): which operator instance is active.
+- apiGroups: [kopf.dev]
+  resources: [kopfpeerings]
+  verbs: [get, list, watch, patch]
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Cluster-scoped rules. */}}
+{{- define "hybridstream.clusterRules" -}}
+{{- if .Values.rbac.kopfScanning }}
+# kopf re-scans served resources when CRDs change.
+- apiGroups: [apiextensions.k8s.io]
+  resources: [customresourcedefinitions]
+  verbs: [get, list, watch]
+{{- if not .Values.watch.allNamespaces }}
+# kopf resolves the served namespaces (and notices when one is created).
+- apiGroups: [""]
+  resources: [namespaces]
+  verbs: [get, list, watch]
+{{- end }}
+{{- end }}
+{{- if and .Values.peering.enabled .Values.watch.allNamespaces }}
+# kopf peering (cluster-wide).
+- apiGroups: [kopf.dev]
+  resources: [clusterkopfpeerings]
+  verbs: [get, list, watch, patch]
+{{- end }}
+{{- end }}

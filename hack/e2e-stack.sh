@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The e2e/demo stack, shared by tests/e2e (fixtures) and hack/demo.sh:
+#   e2e-stack.sh images        kind cluster up, our stream/operator images and the Prometheus
+#                              image built and `kind load`ed; prints KUBECONFIG=, KUBECTL=,
+#                              HELM=, STREAM_IMAGE=, OPERATOR_IMAGE=, PROMETHEUS_IMAGE=
+#   e2e-stack.sh render FILE.. an example's manifests with the loaded images (env NAMESPACE)
+#   e2e-stack.sh deploy NS     in namespace NS: the simulator and Prometheus
+#                              (examples/04-local-simulator) and the operator chart (release
+#                              hs-NS, watching NS only), each waited for until available
+# Everything is cached/idempotent: a warm `images` takes a few seconds.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+EXAMPLE="$REPO_DIR/examples/04-local-simulator"
+CHART="$REPO_DIR/charts/hybridstream-operator"
+WAIT=240s
+
+# NAME=VALUE lines of a hack script's stdout, exported into this shell.
+import_vars() { local line; while IFS= read -r line; do [[ "$line" == *=* ]] && export "${line?}"; done; }
+
+images() {
+  import_vars < <(bash "$HACK_DIR/kind.sh" up)
+  import_vars < <(bash "$HACK_DIR/images/build.sh")
+  import_vars < <(bash "$HACK_DIR/images/prometheus.sh")
+  local helm; helm=$(bash "$HACK_DIR/build-kube.sh" helm | sed -n 's/^HELM_BIN=//p')
+  with_progress "kind load (stream, operator, prometheus images)" \
+    bash "$HACK_DIR/kind.sh" load "$STREAM_IMAGE" "$OPERATOR_IMAGE" "$PROMETHEUS_IMAGE"
+  echo "KUBECONFIG=$KUBECONFIG"
+  echo "KUBECTL=$KUBECTL"
+  echo "HELM=$helm/helm"
+  echo "STREAM_IMAGE=$STREAM_IMAGE"
+  echo "OPERATOR_IMAGE=$OPERATOR_IMAGE"
+  echo "PROMETHEUS_IMAGE=$PROMETHEUS_IMAGE"
+}
+
+# The example manifests with the placeholder images replaced by the loaded ones and the
+# NAMESPACE placeholder (Prometheus' targets) by $NAMESPACE.
+render() {
+  sed -e "s#\.NAMESPACE\.svc#.${NAMESPACE:-default}.svc#g" -e "s#image: hybridstream/stream:local#image: $STREAM_IMAGE#" \
+      -e "s#image: hybridstream/prometheus:local#image: $PROMETHEUS_IMAGE#" \
+      < <(for f in "$@"; do echo "---"; cat "$f"; done)
+}
+
+deploy() {
+  local ns="${1:?usage: e2e-stack.sh deploy NAMESPACE}"
+  for v in KUBECONFIG KUBECTL HELM STREAM_IMAGE OPERATOR_IMAGE PROMETHEUS_IMAGE; do
+    [[ -n "${!v:-}" ]] || die "$v is not set: run 'e2e-stack.sh images' first and export its output"
+  done
+  local k=("$KUBECTL" --kubeconfig "$KUBECONFIG" -n "$ns")
+  "$KUBECTL" --kubeconfig "$KUBECONFIG" create namespace "$ns" --dry-run=client -o yaml \
+    | "$KUBECTL" --kubeconfig "$KUBECONFIG" apply -f - >&2
+  log "deploy simulator and prometheus into $ns"
+  NAMESPACE="$ns" render "$EXAMPLE/simulator.yaml" "$EXAMPLE/prometheus.yaml" | "${k[@]}" apply -f - >&2
+  log "helm install hs-$ns (operator image $OPERATOR_IMAGE)"
+  "$HELM" --kubeconfig "$KUBECONFIG" upgrade --install "hs-$ns" "$CHART" -n "$ns" \
+    --set image.repository="${OPERATOR_IMAGE%:*}" --set image.tag="${OPERATOR_IMAGE##*:}" \
+    --set image.pullPolicy=IfNotPresent --set operator.reconcileInterval=1 >&2
+  for d in simulator prometheus "hs-$ns-hybridstream-operator"; do
+    with_progress "rollout status deployment/$d" "${k[@]}" rollout status "deployment/$d" --timeout="$WAIT" >&2
+  done
+}
+
+main() {
+  case "${1:-}" in
+    images) images ;;
+    deploy) shift; deploy "$@" ;;
+    render) shift; render "$@" ;;
+    *) die "usage: e2e-stack.sh images | deploy NAMESPACE | render FILE..." ;;
+  esac
+}
+main "$@"

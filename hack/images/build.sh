@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Builds our two images offline from the local Debian python base (hack/base-image.sh):
+#   hybridstream/stream:<version>-<key>    (./Dockerfile: stream + simulator)
+#   hybridstream/operator:<version>-<key>  (./Dockerfile.operator)
+# Containers here cannot reach PyPI, so the locked dependencies are built as wheels on the
+# host (cached per lock-file hash) and installed with --no-index inside the build. The tag
+# key hashes every input, so a warm run with unchanged sources builds nothing.
+# Prints STREAM_IMAGE=... and OPERATOR_IMAGE=...
+source "$(dirname "$(dirname "${BASH_SOURCE[0]}")")/lib.sh"
+cd "$REPO_DIR"
+
+SOURCES=(pyproject.toml README.md requirements/lock.txt Dockerfile Dockerfile.operator)
+
+source_key() {
+  { cat "${SOURCES[@]}"; find stream operator \( -name __pycache__ -prune \) -o -type f -print \
+      | sort | xargs cat; echo "$1"; } | sha256sum | cut -c1-12
+}
+
+# Wheels for the whole lock file plus the build backend (pip builds our own sdist inside
+# the image with build isolation, which needs setuptools and wheel from --find-links).
+# Markers are dropped so that wheels the image's Python needs but the host's does not (e.g.
+# async-timeout below 3.11.3: Debian has 3.11.2) are built too.
+build_wheels() {
+  local venv="$1" lock_key; lock_key=$(cat requirements/lock.txt | sha256sum | cut -c1-12)
+  local out="$CACHE_DIR/wheels-$lock_key"
+  if [[ ! -f "$out/.complete" ]]; then
+    rm -rf "$out"
+    with_progress "pip wheel (locked dependencies)" "$venv/bin/pip" wheel -q --disable-pip-version-check \
+      -w "$out" -r <(sed 's/ *;.*//' requirements/lock.txt) setuptools==80.9.0 wheel==0.45.1
+    touch "$out/.complete"
+  fi
+  echo "$out"
+}
+
+# Earlier builds' tags (other source keys) only fill the disk; images a container still
+# uses stay (docker refuses to remove them).
+prune_old_tags() {
+  local repo="$1" keep="$2"
+  docker images --format '{{.Repository}}:{{.Tag}}' "$repo" | grep -vx "$repo:$keep" \
+    | xargs -r docker rmi >/dev/null 2>&1 || true
+}
+
+# The legacy builder keeps each build's first stage as an untagged image; once the final
+# image it belonged to is gone it is only dead weight (hundreds of MB per source change).
+prune_dangling() { docker image prune -f >/dev/null; }
+
+main() {
+  bash "$HACK_DIR/docker.sh" up
+  local base; base=$(bash "$HACK_DIR/base-image.sh" image python)
+  local version; version=$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+  local tag; tag="$version-$(source_key "$base")"
+  local stream="hybridstream/stream:$tag" operator="hybridstream/operator:$tag"
+  if ! docker image inspect "$stream" >/dev/null 2>&1; then
+    local venv; venv=$(bash "$HACK_DIR/setup-python.sh")
+    local wheels; wheels=$(build_wheels "$venv")
+    local ctx; ctx=$(mktemp -d)
+    mkdir -p "$ctx/requirements"
+    cp "${SOURCES[@]}" "$ctx/"
+    cp requirements/lock.txt "$ctx/requirements/"
+    cp -r "$wheels" "$ctx/requirements/wheels"
+    tar -c --exclude=__pycache__ --exclude="*.egg-info" stream operator | tar -x -C "$ctx"
+    with_progress "docker build $stream" env DOCKER_BUILDKIT=0 docker build -q --force-rm \
+      --build-arg BASE_IMAGE="$base" \
+      --build-arg PIP_ARGS="--no-index --find-links=/src/requirements/wheels" \
+      -t "$stream" "$ctx" >/dev/null
+    rm -rf "$ctx"
+  fi
+  if ! docker image inspect "$operator" >/dev/null 2>&1; then
+    local empty; empty=$(mktemp -d)
+    DOCKER_BUILDKIT=0 docker build -q -f Dockerfile.operator --build-arg STREAM_IMAGE="$stream" \
+      -t "$operator" "$empty" >/dev/null
+    rmdir "$empty"
+  fi
+  prune_old_tags hybridstream/stream "$tag"
+  prune_old_tags hybridstream/operator "$tag"
+  prune_dangling
+  echo "STREAM_IMAGE=$stream"
+  echo "OPERATOR_IMAGE=$operator"
+}
+main "$@"

@@ -1,0 +1,3 @@
+module hybridstream.local/runc-capfix
+
+go 1.22

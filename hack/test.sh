@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The README test command (`make test`): installs everything the tests need, then runs
+# lint and every test tier. Tiers are run one after another so a failure says which.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_DIR"
+t0=$SECONDS
+venv=$(bash hack/setup-python.sh)
+export PATH="$venv/bin:$PATH"
+bash hack/install-debian.sh
+# shellcheck disable=SC1090
+eval "$(bash hack/build-kube.sh kube etcd kwok | sed 's/^/export /')"
+log "setup done in $((SECONDS - t0)) s"
+
+log "ruff check"
+ruff check .
+log "import-linter"
+lint-imports
+
+run_tier() {
+  local tier="$1"; shift
+  log "pytest tier: $tier"
+  if [[ ! -d "tests/$tier" ]]; then log "tier $tier has no tests yet"; return 0; fi
+  local rc=0
+  python -m pytest "tests/$tier" "$@" || rc=$?
+  # Exit 5 = no tests collected: an empty tier is not a failure.
+  if (( rc == 5 )); then log "tier $tier has no tests yet"; rc=0; fi
+  return $rc
+}
+# Every tier runs even after a failure, so one run shows everything that is broken.
+failed=()
+for tier in unit integration e2e; do
+  t=$SECONDS
+  run_tier "$tier" || failed+=("$tier")
+  log "tier $tier took $((SECONDS - t)) s"
+done
+if (( ${#failed[@]} )); then die "failed tiers: ${failed[*]} (after $((SECONDS - t0)) s)"; fi
+log "all tiers passed in $((SECONDS - t0)) s"

@@ -1,0 +1,183 @@
+"""Kubernetes I/O for one rollout: read everything a pass needs, server-side-apply what it
+decided, write the status with an optimistic lock. No decisions live here."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from hybridstream.routing import ACK_ANNOTATION, CONFIGMAP_KEY, Role, RoutingDocument
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+from pydantic import ValidationError
+
+from hybridstream_operator.logic.builders import (
+    Manifest,
+    build_selector,
+    deployment_name,
+    routing_configmap_name,
+)
+from hybridstream_operator.models.observations import Acks, DeploymentState
+from hybridstream_operator.models.spec import API_GROUP, API_VERSION, KIND, PLURAL
+
+FIELD_MANAGER = "hybridstream-operator"
+APPLY = "application/apply-patch+yaml"  # JSON is YAML: the generated client sends JSON
+MERGE = "application/merge-patch+json"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Kube:
+    """The typed API groups one process uses (one shared ApiClient)."""
+
+    core: client.CoreV1Api
+    apps: client.AppsV1Api
+    rbac: client.RbacAuthorizationV1Api
+    custom: client.CustomObjectsApi
+
+    @classmethod
+    def from_api_client(cls, api: client.ApiClient) -> Kube:
+        """All API groups over one shared client."""
+        return cls(client.CoreV1Api(api), client.AppsV1Api(api),
+                   client.RbacAuthorizationV1Api(api), client.CustomObjectsApi(api))
+
+
+def _missing(exc: ApiException) -> bool:
+    return exc.status == 404
+
+
+async def fetch_rollout(kube: Kube, namespace: str, name: str) -> dict[str, Any] | None:
+    """The rollout as stored now (never kopf's cached body: decisions need fresh status)."""
+    try:
+        return await kube.custom.get_namespaced_custom_object(
+            API_GROUP, API_VERSION, namespace, PLURAL, name)
+    except ApiException as exc:
+        if _missing(exc):
+            return None
+        raise
+
+
+async def fetch_deployment_state(kube: Kube, namespace: str, rollout: str,
+                                 role: Role) -> DeploymentState:
+    """Replica counts of one role's Deployment (zeros when it does not exist)."""
+    try:
+        dep = await kube.apps.read_namespaced_deployment(deployment_name(rollout, role), namespace)
+    except ApiException as exc:
+        if _missing(exc):
+            return DeploymentState()
+        raise
+    st = dep.status
+    return DeploymentState(exists=True, desired=dep.spec.replicas or 0,
+                           ready=st.ready_replicas or 0, available=st.available_replicas or 0)
+
+
+def _pod_ready(pod: Any) -> bool:
+    if pod.metadata.deletion_timestamp is not None:
+        return False  # terminating pods no longer count, acked or not
+    conditions = (pod.status and pod.status.conditions) or []
+    return any(c.type == "Ready" and c.status == "True" for c in conditions)
+
+
+def parse_ack(annotations: Mapping[str, str] | None) -> int:
+    """A pod's acknowledged generation, -1 when absent or garbage."""
+    try:
+        return int((annotations or {}).get(ACK_ANNOTATION, "-1"))
+    except ValueError:
+        return -1
+
+
+async def fetch_acks(kube: Kube, namespace: str, rollout: str, role: Role) -> Acks:
+    """Acks of the Ready, non-terminating pods of one role."""
+    selector = ",".join(f"{k}={v}" for k, v in build_selector(rollout, role).items())
+    pods = await kube.core.list_namespaced_pod(namespace, label_selector=selector)
+    return Acks(tuple(parse_ack(p.metadata.annotations) for p in pods.items if _pod_ready(p)))
+
+
+async def fetch_routing(kube: Kube, namespace: str, rollout: str) -> RoutingDocument | None:
+    """The published routing document, or None when missing or invalid."""
+    try:
+        cm = await kube.core.read_namespaced_config_map(routing_configmap_name(rollout), namespace)
+    except ApiException as exc:
+        if _missing(exc):
+            return None
+        raise
+    try:
+        return RoutingDocument.parse((cm.data or {}).get(CONFIGMAP_KEY, ""))
+    except (ValidationError, ValueError):
+        log.warning("routing ConfigMap of %s/%s is not a valid document", namespace, rollout)
+        return None
+
+
+_APPLIERS = {
+    "Deployment": ("apps", "patch_namespaced_deployment"),
+    "Service": ("core", "patch_namespaced_service"),
+    "ConfigMap": ("core", "patch_namespaced_config_map"),
+    "ServiceAccount": ("core", "patch_namespaced_service_account"),
+    "Role": ("rbac", "patch_namespaced_role"),
+    "RoleBinding": ("rbac", "patch_namespaced_role_binding"),
+}
+
+
+async def apply_manifest(kube: Kube, manifest: Manifest) -> None:
+    """Server-side apply (idempotent; fields we do not set stay with their owners)."""
+    group, method = _APPLIERS[manifest["kind"]]
+    meta = manifest["metadata"]
+    await getattr(getattr(kube, group), method)(
+        meta["name"], meta["namespace"], manifest, field_manager=FIELD_MANAGER, force=True,
+        _content_type=APPLY)
+
+
+async def patch_rollout_status(kube: Kube, namespace: str, name: str, resource_version: str,
+                               status: dict[str, Any]) -> bool:
+    """Persist the status once per pass, only if nobody wrote the object since we read it
+    (409 → False; the next pass re-decides from the fresh object)."""
+    body = {"metadata": {"resourceVersion": resource_version}, "status": status}
+    try:
+        await kube.custom.patch_namespaced_custom_object_status(
+            API_GROUP, API_VERSION, namespace, PLURAL, name, body, _content_type=MERGE)
+    except ApiException as exc:
+        if exc.status == 409:
+            return False
+        raise
+    return True
+
+
+async def patch_rollout_annotations(kube: Kube, namespace: str, name: str,
+                                    annotations: dict[str, str]) -> None:
+    """Merge annotations into the rollout (intents, alerts)."""
+    await kube.custom.patch_namespaced_custom_object(
+        API_GROUP, API_VERSION, namespace, PLURAL, name,
+        {"metadata": {"annotations": annotations}}, _content_type=MERGE)
+
+
+async def list_rollouts(kube: Kube, namespace: str | None) -> list[dict[str, Any]]:
+    """Rollouts in one namespace, or cluster-wide for None."""
+    if namespace:
+        found = await kube.custom.list_namespaced_custom_object(
+            API_GROUP, API_VERSION, namespace, PLURAL)
+    else:
+        found = await kube.custom.list_cluster_custom_object(API_GROUP, API_VERSION, PLURAL)
+    return list(found.get("items", []))
+
+
+async def apply_event(kube: Kube, rollout: Mapping[str, Any], type_: str, reason: str,
+                      message: str) -> None:
+    """A core/v1 Event on the rollout (best effort: a lost Event must not stop a pass)."""
+    meta = rollout["metadata"]
+    now = datetime.now(UTC)
+    event = client.CoreV1Event(
+        metadata=client.V1ObjectMeta(generate_name=f"{meta['name']}.", namespace=meta["namespace"]),
+        involved_object=client.V1ObjectReference(
+            api_version=f"{API_GROUP}/{API_VERSION}", kind=KIND, name=meta["name"],
+            namespace=meta["namespace"], uid=meta["uid"]),
+        reason=reason, message=message[:1024], type=type_, count=1,
+        first_timestamp=now, last_timestamp=now,
+        source=client.V1EventSource(component=FIELD_MANAGER),
+        reporting_component=FIELD_MANAGER, reporting_instance=FIELD_MANAGER,
+    )
+    with contextlib.suppress(ApiException):
+        await kube.core.create_namespaced_event(meta["namespace"], event)

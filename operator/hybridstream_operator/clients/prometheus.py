@@ -1,0 +1,59 @@
+"""Prometheus instant queries (``/api/v1/query``) turned into :class:`Sample`s.
+
+Errors are reported by kind and HTTP status only: the address may carry credentials
+(``http://user:pass@...``) and error text ends up in status and Events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import aiohttp
+
+from hybridstream_operator.models.observations import Sample
+from hybridstream_operator.models.spec import Analysis, Metric
+
+
+def build_query(metric: Metric, selector: str) -> str:
+    """The metric's PromQL with ``$selector`` replaced by the rollout's label matchers."""
+    return metric.query.replace("$selector", selector)
+
+
+def parse_result(metric: str, body: dict) -> Sample:
+    """One value from an instant-query response; empty → no data; several series → error
+    (an ambiguous answer must not pass silently: aggregate it in the query)."""
+    if body.get("status") != "success":
+        return Sample(metric, error=f"query failed: {body.get('errorType', 'unknown')}")
+    data = body.get("data", {})
+    result = data.get("result")
+    if data.get("resultType") == "scalar":
+        return Sample(metric, float(result[1]))
+    if not result:
+        return Sample(metric, None)
+    if len(result) > 1:
+        return Sample(metric, error=f"query returned {len(result)} series; aggregate it")
+    value = float(result[0]["value"][1])
+    return Sample(metric, None if math.isnan(value) else value)
+
+
+async def fetch_sample(session: aiohttp.ClientSession, address: str, metric: Metric,
+                       selector: str, deadline: float) -> Sample:
+    """Run one metric's instant query."""
+    url = address.rstrip("/") + "/api/v1/query"
+    try:
+        async with session.get(url, params={"query": build_query(metric, selector)},
+                               timeout=aiohttp.ClientTimeout(total=deadline)) as resp:
+            if resp.status >= 500 or resp.status in (401, 403, 404):
+                return Sample(metric.name, error=f"HTTP {resp.status}")
+            return parse_result(metric.name, await resp.json(content_type=None))
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        return Sample(metric.name, error=type(exc).__name__)
+
+
+async def fetch_samples(session: aiohttp.ClientSession, analysis: Analysis,
+                        metrics: list[Metric], deadline: float) -> tuple[Sample, ...]:
+    """All metrics of a pass, concurrently."""
+    return tuple(await asyncio.gather(*(
+        fetch_sample(session, analysis.prometheus.address, m, analysis.selector, deadline)
+        for m in metrics)))

@@ -1,0 +1,94 @@
+"""The kopf wiring: settings chosen on purpose, one daemon per rollout that runs a
+reconcile pass every tick (or at once when woken), and the HTTP server's lifecycle.
+
+Why a daemon and not ``@kopf.timer``: the webhook must be able to cut the wait short, and
+a daemon's loop can wait on an event; every pass still re-reads the object, so nothing
+depends on kopf's cached body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+import aiohttp
+import kopf
+from aiohttp import web
+from kubernetes_asyncio import client, config
+
+from hybridstream_operator.clients.kube import Kube
+from hybridstream_operator.handlers import observability
+from hybridstream_operator.handlers.reconcile import Runtime, reconcile_rollout
+from hybridstream_operator.handlers.webhook import build_app
+from hybridstream_operator.models.config import OperatorSettings
+from hybridstream_operator.models.spec import API_GROUP, API_VERSION, PLURAL
+
+log = logging.getLogger(__name__)
+#: Comma-separated namespaces the webhook may act in; empty for cluster-wide (set by the CLI).
+SCOPE_ENV = "HYBRIDSTREAM_OPERATOR_SCOPE"
+
+
+async def _load_kube_config() -> client.ApiClient:
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        await config.load_kube_config()
+    return client.ApiClient()
+
+
+@kopf.on.startup()
+async def hybridstream_startup(settings: kopf.OperatorSettings, memo: kopf.Memo,
+                               **_: Any) -> None:
+    """Persistence under our own prefix, our finalizer name, bounded watches; then the
+    clients and the HTTP server."""
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=API_GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=API_GROUP, key="last-handled-configuration")
+    settings.persistence.finalizer = f"{API_GROUP}/finalizer"
+    # Re-list now and then: a silently dead watch must not freeze the operator
+    # (kopf docs, "Configuration: API timeouts").
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 10
+    settings.posting.level = logging.WARNING  # our own Events carry the story
+    op = OperatorSettings()
+    settings.peering.lifetime = op.peering_lifetime
+    api = await _load_kube_config()
+    rt = Runtime(Kube.from_api_client(api), aiohttp.ClientSession(), interval=op.reconcile_interval)
+    token = op.webhook_token.get_secret_value() if op.webhook_token else None
+    scope = [n for n in os.environ.get(SCOPE_ENV, "").split(",") if n]
+    runner = web.AppRunner(build_app(rt, token, scope), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, op.http_host, op.http_port).start()
+    log.info("http server on %s:%s (webhook %s)", op.http_host, op.http_port,
+             "enabled" if token else "disabled: no token")
+    memo.runtime = rt
+    memo.runner = runner
+    memo.api = api
+
+
+@kopf.on.cleanup()
+async def hybridstream_cleanup(memo: kopf.Memo, **_: Any) -> None:
+    """Stop the HTTP server and close the clients."""
+    await memo.runner.cleanup()
+    await memo.runtime.http.close()
+    await memo.api.close()
+
+
+@kopf.daemon(API_GROUP, API_VERSION, PLURAL, cancellation_timeout=5.0)
+async def hybridstreamrollout_reconcile(name: str, namespace: str, memo: kopf.Memo,
+                                        stopped: kopf.DaemonStopped,
+                                        logger: logging.Logger, **_: Any) -> None:
+    """Run passes until the rollout is deleted or the operator stops."""
+    rt: Runtime = memo.runtime
+    while not stopped:
+        try:
+            await reconcile_rollout(rt, namespace, name)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            observability.RECONCILE_ERRORS.labels(namespace, name).inc()
+            logger.exception("reconcile pass failed; retrying next tick")
+        await rt.wakeups.wait(namespace, name, rt.interval)

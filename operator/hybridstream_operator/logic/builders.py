@@ -1,0 +1,190 @@
+"""Pure builders of every Kubernetes object a rollout owns (crate-operator's ``get_*``
+split): two Deployments of the same image in different modes, their Services, the routing
+ConfigMap, and the ServiceAccount/Role/RoleBinding the stream pods need to watch routing
+and acknowledge it on their own Pod."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hybridstream.routing import CONFIGMAP_KEY, Mode, Role, RoutingDocument
+
+from hybridstream_operator.models.spec import API_GROUP, API_VERSION, KIND, RolloutSpec
+
+Manifest = dict[str, Any]
+RUN_AS_USER = 10001
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The rollout that owns (and garbage-collects) every built object."""
+
+    name: str
+    namespace: str
+    uid: str
+
+    def reference(self) -> dict[str, Any]:
+        """The controller ownerReference (garbage collection)."""
+        return {"apiVersion": f"{API_GROUP}/{API_VERSION}", "kind": KIND, "name": self.name,
+                "uid": self.uid, "controller": True, "blockOwnerDeletion": True}
+
+
+def deployment_name(rollout: str, role: Role) -> str:
+    """``<rollout>-legacy`` / ``<rollout>-hybrid``."""
+    return f"{rollout}-{role.value}"
+
+
+def routing_configmap_name(rollout: str) -> str:
+    """``<rollout>-routing`` (docs/CONTRACTS.md)."""
+    return f"{rollout}-routing"
+
+
+def service_account_name(rollout: str) -> str:
+    """The stream pods' ServiceAccount (and Role, RoleBinding)."""
+    return f"{rollout}-stream"
+
+
+def build_labels(rollout: str, role: Role | None = None) -> dict[str, str]:
+    """Labels on everything a rollout owns."""
+    labels = {"app.kubernetes.io/name": "hybridstream", "app.kubernetes.io/instance": rollout,
+              "app.kubernetes.io/managed-by": "hybridstream-operator",
+              f"{API_GROUP}/rollout": rollout}
+    if role is not None:
+        labels[f"{API_GROUP}/role"] = role.value
+    return labels
+
+
+def build_selector(rollout: str, role: Role) -> dict[str, str]:
+    """The label selector of one role's pods."""
+    return {f"{API_GROUP}/rollout": rollout, f"{API_GROUP}/role": role.value}
+
+
+def _metadata(owner: Owner, name: str, role: Role | None = None) -> dict[str, Any]:
+    return {"name": name, "namespace": owner.namespace, "labels": build_labels(owner.name, role),
+            "ownerReferences": [owner.reference()]}
+
+
+def _env(spec: RolloutSpec, owner: Owner, role: Role) -> list[dict[str, Any]]:
+    w = spec.workload
+    secret = w.credentials_secret
+
+    def from_secret(var: str, key: str) -> dict[str, Any]:
+        return {"name": var, "valueFrom": {"secretKeyRef": {"name": secret.name, "key": key}}}
+
+    def from_field(var: str, path: str) -> dict[str, Any]:
+        return {"name": var, "valueFrom": {"fieldRef": {"fieldPath": path}}}
+
+    env = [
+        {"name": "HYBRID_MODE", "value": (Mode.REST if role is Role.LEGACY else Mode.CANARY).value},
+        from_secret("BYBIT_API_KEY", secret.api_key_key),
+        from_secret("BYBIT_API_SECRET", secret.api_secret_key),
+        {"name": "BYBIT_NETWORK", "value": w.network.value},
+        {"name": "HYBRID_SINK", "value": w.sink.type.value},
+        {"name": "HYBRID_ROUTING_CONFIGMAP", "value": routing_configmap_name(owner.name)},
+        from_field("POD_NAME", "metadata.name"),
+        from_field("POD_NAMESPACE", "metadata.namespace"),
+        {"name": "HYBRID_HTTP_PORT", "value": str(w.metrics_port)},
+    ]
+    if w.sink.url:
+        env.append({"name": "HYBRID_SINK_URL", "value": w.sink.url})
+    return env + [{"name": e.name, "value": e.value} for e in w.env]
+
+
+def build_deployment(spec: RolloutSpec, owner: Owner, role: Role, replicas: int) -> Manifest:
+    """The legacy (``HYBRID_MODE=rest``) or hybrid (``canary``, switched live by routing)
+    Deployment, hardened: non-root, read-only root filesystem, no capabilities."""
+    w = spec.workload
+    port = w.metrics_port
+    container = {
+        "name": "stream",
+        "image": w.image,
+        "imagePullPolicy": w.image_pull_policy,
+        "args": ["run"],
+        "env": _env(spec, owner, role),
+        "ports": [{"name": "http", "containerPort": port}],
+        "resources": {"requests": dict(w.resources.requests), "limits": dict(w.resources.limits)},
+        "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5},
+        "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"},
+                          "periodSeconds": 10, "failureThreshold": 6},
+        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                            "runAsNonRoot": True, "runAsUser": RUN_AS_USER,
+                            "capabilities": {"drop": ["ALL"]}},
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+    labels = build_labels(owner.name, role)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(owner, deployment_name(owner.name, role), role),
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": build_selector(owner.name, role)},
+            # a new pod must be ready before an old one goes: keep the healthy copy
+            "strategy": {"type": "RollingUpdate",
+                         "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "template": {
+                "metadata": {"labels": labels, "annotations": {
+                    "prometheus.io/scrape": "true", "prometheus.io/port": str(port)}},
+                "spec": {
+                    "serviceAccountName": service_account_name(owner.name),
+                    "automountServiceAccountToken": True,
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS_USER,
+                                        "fsGroup": RUN_AS_USER,
+                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                    "terminationGracePeriodSeconds": 30,
+                    "containers": [container],
+                    "volumes": [{"name": "tmp", "emptyDir": {}}],
+                },
+            },
+        },
+    }
+
+
+def build_service(spec: RolloutSpec, owner: Owner, role: Role) -> Manifest:
+    """A Service per role for metrics scraping and the status API."""
+    return {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": _metadata(owner, deployment_name(owner.name, role), role),
+        "spec": {"selector": build_selector(owner.name, role),
+                 "ports": [{"name": "http", "port": spec.workload.metrics_port,
+                            "targetPort": "http"}]},
+    }
+
+
+def build_routing_configmap(owner: Owner, document: RoutingDocument) -> Manifest:
+    """The routing ConfigMap holding ``document``."""
+    return {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": _metadata(owner, routing_configmap_name(owner.name)),
+        "data": {CONFIGMAP_KEY: document.to_json()},
+    }
+
+
+def build_rbac(owner: Owner) -> list[Manifest]:
+    """ServiceAccount, Role and RoleBinding for the stream pods: watch the one routing
+    ConfigMap, get/patch pods to write their ack annotation."""
+    name = service_account_name(owner.name)
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _metadata(owner, name)},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+         "metadata": _metadata(owner, name),
+         "rules": [
+             # resourceNames restricts list/watch only with a metadata.name field selector,
+             # which is how the stream watches it (kubernetes/kubernetes#80295).
+             {"apiGroups": [""], "resources": ["configmaps"],
+              "resourceNames": [routing_configmap_name(owner.name)],
+              "verbs": ["get", "list", "watch"]},
+             {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "patch"]},
+         ]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+         "metadata": _metadata(owner, name),
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": owner.namespace}]},
+    ]
+
+
+def build_static_resources(spec: RolloutSpec, owner: Owner) -> list[Manifest]:
+    """Everything but the Deployments and the routing ConfigMap."""
+    return [*build_rbac(owner), build_service(spec, owner, Role.LEGACY),
+            build_service(spec, owner, Role.HYBRID)]

@@ -1,0 +1,361 @@
+"""The phase machine: ``decide(spec, status, observations, now) -> Decision``.
+
+One call is one reconcile pass. It never awaits and never talks to anything, so every
+transition is a table-driven unit test and a restarted operator replays from status alone.
+Order inside a pass: manual intent → firing alert → analysis verdicts → routing handover →
+step timers. The I/O layer then publishes routing, emits Events, converges the Deployments
+to ``status.replicas`` and persists the status once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from hybridstream.routing import FORWARDING_MODES, RoutingDocument
+
+from hybridstream_operator.logic import steps
+from hybridstream_operator.logic.handover import HandoverView, assess_settled, decide_routing
+from hybridstream_operator.logic.verdicts import (
+    Breach,
+    applicable,
+    assess_breach,
+    assess_gate,
+    assess_sample,
+    build_metric_status,
+    format_value,
+    worst,
+)
+from hybridstream_operator.models.actions import Action, EmitEvent, EventType, PublishRouting
+from hybridstream_operator.models.base import parse_duration
+from hybridstream_operator.models.observations import IntentKind, Observations
+from hybridstream_operator.models.phases import ABORTABLE, PROGRESSING, Phase
+from hybridstream_operator.models.spec import BreachAction, RolloutSpec
+from hybridstream_operator.models.status import (
+    HISTORY_LIMIT,
+    FailureRecord,
+    HistoryEntry,
+    MetricStatus,
+    RolloutStatus,
+    RoutingStatus,
+    Verdict,
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: RolloutStatus
+    actions: tuple[Action, ...]
+    verdicts: tuple[tuple[str, Verdict], ...] = ()  # this pass's measurements, for metrics
+
+
+def decide(spec: RolloutSpec, status: RolloutStatus, obs: Observations, now: datetime) -> Decision:
+    """Compute the next status and the actions that realise it."""
+    run = _Pass(spec, status.model_copy(deep=True), obs, now)
+    run.run()
+    return Decision(run.status, tuple(run.actions), tuple(run.verdicts))
+
+
+@dataclass
+class _Pass:
+    spec: RolloutSpec
+    status: RolloutStatus
+    obs: Observations
+    now: datetime
+    actions: list[Action] = field(default_factory=list)
+    verdicts: list[tuple[str, Verdict]] = field(default_factory=list)
+
+    # -- the pass ----------------------------------------------------------------------
+    def run(self) -> None:
+        """One pass, in the order the module docstring gives."""
+        if self.status.phase is Phase.PENDING:
+            self._transition(Phase.CANARY, None, "rollout started")
+        self._handle_intent()
+        self._handle_alert()
+        self._handle_samples()
+        self._progress()
+        self._bookkeep()
+
+    # -- inputs ------------------------------------------------------------------------
+    def _handle_intent(self) -> None:
+        intent = self.obs.intent
+        if intent is None or intent.id == self.status.last_intent_id:
+            return
+        self.status.last_intent_id = intent.id
+        phase = self.status.phase
+        kind = intent.kind
+        reason = f"manual {kind.value}" + (f": {intent.reason}" if intent.reason else "")
+        if kind is IntentKind.ABORT and phase in ABORTABLE:
+            self._record_failure("manual", kind.value, None, "rollback", reason)
+            self._start_rollback(reason)
+        elif kind is IntentKind.PAUSE and phase in PROGRESSING:
+            self._pause(reason)
+        elif kind is IntentKind.RESUME and phase is Phase.PAUSED:
+            self._transition(
+                self.status.paused_from or Phase.CANARY, self.status.step_index, reason
+            )
+        elif kind is IntentKind.PROMOTE and phase in PROGRESSING:
+            self.status.promote_requested = True
+            self._event(EventType.NORMAL, "PromoteRequested", reason)
+        elif kind is IntentKind.PROMOTE_FULL and phase in (*PROGRESSING, Phase.PAUSED):
+            self._transition(Phase.PRODUCTION, None, reason)
+            self.status.promote_requested = True
+        elif kind is IntentKind.RETRY and phase is Phase.ROLLED_BACK:
+            self.status.last_failure = None
+            self.status.hybrid_retired_at = None
+            self.status.rolled_back_at = None
+            self._transition(Phase.CANARY, None, reason)
+        else:
+            self._event(
+                EventType.WARNING,
+                "IntentIgnored",
+                f"{kind.value} has no meaning in phase {phase.value}",
+            )
+
+    def _handle_alert(self) -> None:
+        alert = self.obs.alert
+        if alert is None or alert.id == self.status.last_alert_id:
+            return
+        self.status.last_alert_id = alert.id
+        if alert.name not in self.spec.analysis.alert_names or self.status.phase not in ABORTABLE:
+            return
+        action = self.spec.analysis.alert_action
+        message = f"alert {alert.name} firing" + (f": {alert.message}" if alert.message else "")
+        self._apply_breach(Breach(alert.name, action, None, message), source="alert")
+
+    def _handle_samples(self) -> None:
+        if self.obs.samples is None or self.status.phase not in PROGRESSING:
+            return
+        self.status.analysis.last_run_at = self.now
+        by_name = {s.metric: s for s in self.obs.samples}
+        counts = {m.name: m for m in self.status.analysis.metrics}
+        breaches = []
+        for metric in applicable(self.spec.analysis.metrics, self.status.phase):
+            sample = by_name.get(metric.name)
+            if sample is None:
+                continue
+            verdict = assess_sample(metric, sample)
+            self.verdicts.append((metric.name, verdict))
+            previous = counts.get(metric.name, MetricStatus(name=metric.name))
+            counts[metric.name] = build_metric_status(
+                previous, verdict, format_value(sample), self.now
+            )
+            breach = assess_breach(metric, counts[metric.name])
+            if breach is not None:
+                breaches.append(breach)
+        self.status.analysis.metrics = list(counts.values())
+        found = worst(breaches)
+        if found is not None:
+            self._apply_breach(found, source="metric")
+
+    def _apply_breach(self, breach: Breach, *, source: str) -> None:
+        action = breach.action
+        if action is BreachAction.ROLLBACK and not self.spec.rollback.auto:
+            action = BreachAction.HOLD  # auto rollback disabled: a human decides
+        self._record_failure(source, breach.metric, breach.value, action.value, breach.message)
+        if action is BreachAction.ROLLBACK:
+            self._start_rollback(breach.message)
+            return
+        if action is BreachAction.STEP_BACK:
+            back = steps.previous_step(self.spec, self.status.phase, self.status.step_index)
+            if back is not None:
+                self._transition(back[0], back[1], f"step back: {breach.message}")
+        if self.status.phase in PROGRESSING:
+            self._pause(breach.message)
+
+    # -- progression -------------------------------------------------------------------
+    def _progress(self) -> None:
+        phase = self.status.phase
+        rolling_back = phase in (Phase.ROLLING_BACK, Phase.ROLLED_BACK)
+        target_phase = steps.effective_phase(self.status)
+        target = steps.build_target(self.spec, target_phase, self.status.step_index)
+        current = self._current_routing()
+        view = HandoverView(
+            self.obs.legacy_acks,
+            self.obs.hybrid_acks,
+            self.obs.legacy.healthy,
+            self.obs.hybrid.healthy,
+        )
+        move = decide_routing(current, target, view)
+        if move.publish is not None:
+            self._publish(move.publish)
+            return
+        waiting = move.waiting_for or assess_settled(current, view, hybrid_running=not rolling_back)
+        if waiting is not None:
+            self.status.message = f"waiting for {waiting}"
+            self._check_progress_deadline(waiting)
+            return
+        if phase is Phase.ROLLING_BACK:
+            self.status.rolled_back_at = self.now
+            self.status.rollbacks += 1
+            self._transition(Phase.ROLLED_BACK, None, "legacy forwards every symbol again")
+        elif phase is Phase.ROLLED_BACK:
+            self._retire_hybrid_after_delay()
+        elif phase in PROGRESSING:
+            self._progress_step()
+
+    def _progress_step(self) -> None:
+        status = self.status
+        if status.step_started_at is None:
+            status.step_started_at = self.now
+            status.analysis.metrics = []
+            self._event(
+                EventType.NORMAL,
+                "StepStarted",
+                f"{steps.build_step_label(self.spec, status)} started",
+            )
+        duration = steps.step_duration(self.spec, status.phase, status.step_index)
+        elapsed = self.now - status.step_started_at
+        label = steps.build_step_label(self.spec, status)
+        if status.phase is Phase.PRODUCTION and status.legacy_retired_at is not None:
+            status.message = "rollout complete: hybrid forwards every symbol, legacy retired"
+            return
+        if not status.promote_requested:
+            if duration is None:
+                status.message = f"{label}: waiting for promote (kubectl hsr promote)"
+                return
+            if elapsed < duration:
+                status.message = (
+                    f"{label}: {int(elapsed.total_seconds())}s of {int(duration.total_seconds())}s"
+                )
+                return
+            metrics = applicable(self.spec.analysis.metrics, status.phase)
+            gate = assess_gate(metrics, {m.name: m for m in status.analysis.metrics})
+            if gate is not None:
+                status.message = f"{label}: {gate}"
+                return
+        if status.phase is Phase.PRODUCTION:
+            self._retire_legacy()
+            return
+        phase, index = steps.next_step(self.spec, status.phase, status.step_index)
+        self._transition(phase, index, f"{label} passed")
+
+    def _check_progress_deadline(self, waiting: str) -> None:
+        """A step that cannot take effect (hybrid pods crash-looping, never acking) must
+        not wait forever with a half-done handover: roll back (argo's progressDeadline)."""
+        status = self.status
+        if status.phase not in PROGRESSING or status.step_started_at is not None:
+            return
+        started = status.phase_started_at or self.now
+        if self.now - started < parse_duration(self.spec.steps.progress_deadline):
+            return
+        message = (
+            f"progress deadline {self.spec.steps.progress_deadline} exceeded waiting for {waiting}"
+        )
+        self._apply_breach(
+            Breach("progress-deadline", BreachAction.ROLLBACK, None, message), source="deadline"
+        )
+
+    def _retire_legacy(self) -> None:
+        # Never scale the only healthy copy to zero (Flagger #1931): hybrid must be healthy.
+        if not self.obs.hybrid.healthy:
+            self.status.message = (
+                "production: waiting for hybrid to be healthy before retiring legacy"
+            )
+            return
+        self.status.legacy_retired_at = self.now
+        self.status.promote_requested = False
+        self._event(EventType.NORMAL, "LegacyRetired", "legacy scaled to zero; rollout complete")
+        self.status.message = "rollout complete: hybrid forwards every symbol, legacy retired"
+
+    def _retire_hybrid_after_delay(self) -> None:
+        status = self.status
+        if status.hybrid_retired_at is not None or status.rolled_back_at is None:
+            return
+        due = status.rolled_back_at + parse_duration(self.spec.rollback.scale_down_delay)
+        if self.now < due:
+            status.message = f"rolled back; hybrid scaled down at {due.isoformat()}"
+        elif self.obs.legacy.healthy:
+            status.hybrid_retired_at = self.now
+            status.message = "rolled back; hybrid scaled down (kubectl hsr retry to start again)"
+            self._event(
+                EventType.NORMAL, "HybridScaledDown", "hybrid scaled to zero after rollback"
+            )
+        else:
+            status.message = "rolled back; keeping hybrid until legacy is healthy"
+
+    # -- routing -----------------------------------------------------------------------
+    def _current_routing(self) -> RoutingDocument:
+        """The published document; the status mirror when the ConfigMap is missing or
+        older than what we know we published (then it is republished first)."""
+        r = self.status.routing
+        mirrored = RoutingDocument(
+            generation=r.generation,
+            hybridMode=r.hybrid_mode,
+            hybridHigh=r.hybrid_high,
+            legacyLow=r.legacy_low,
+        )
+        published = self.obs.published
+        if published is not None and published.generation >= mirrored.generation:
+            return published
+        republish = mirrored.model_copy(update={"generation": mirrored.generation + 1})
+        self._publish(republish)
+        return republish
+
+    def _publish(self, document: RoutingDocument) -> None:
+        self.actions.append(PublishRouting(document))
+        self.status.routing = RoutingStatus(
+            generation=document.generation,
+            hybrid_mode=document.hybrid_mode,
+            hybrid_high=document.hybrid_high,
+            legacy_low=document.legacy_low,
+            published_at=self.now,
+        )
+        self.status.message = (
+            f"published routing generation {document.generation}: hybrid "
+            f"{document.hybrid_mode.value} [0,{document.effective_hybrid_high}), legacy "
+            f"[{document.legacy_low},100)"
+        )
+
+    # -- transitions -------------------------------------------------------------------
+    def _transition(self, phase: Phase, step_index: int | None, reason: str) -> None:
+        status = self.status
+        status.phase = phase
+        status.step_index = step_index
+        status.phase_started_at = self.now
+        status.step_started_at = None
+        status.promote_requested = False
+        status.paused_from = None
+        status.analysis.metrics = []
+        status.transitions += 1
+        status.message = reason
+        status.history = [
+            *status.history,
+            HistoryEntry(phase=phase, step_index=step_index, at=self.now, reason=reason),
+        ][-HISTORY_LIMIT:]
+        self._event(EventType.NORMAL, f"Phase{phase.value}", reason)
+
+    def _pause(self, reason: str) -> None:
+        paused_from, index = self.status.phase, self.status.step_index
+        self._transition(Phase.PAUSED, index, f"paused: {reason}")
+        self.status.paused_from = paused_from
+
+    def _start_rollback(self, reason: str) -> None:
+        # Legacy comes back first if it was retired; hybrid keeps forwarding meanwhile.
+        self.status.legacy_retired_at = None
+        self._transition(Phase.ROLLING_BACK, None, f"rolling back: {reason}")
+
+    def _record_failure(
+        self, source: str, name: str, value: str | None, action: str, message: str
+    ) -> None:
+        self.status.last_failure = FailureRecord(
+            source=source, name=name, value=value, action=action, message=message, at=self.now
+        )
+        self._event(
+            EventType.WARNING, "AnalysisFailed" if source == "metric" else "RolloutAborted", message
+        )
+
+    def _event(self, type_: EventType, reason: str, message: str) -> None:
+        self.actions.append(EmitEvent(type_, reason, message))
+
+    def _bookkeep(self) -> None:
+        status = self.status
+        status.step_label = steps.build_step_label(self.spec, status)
+        r = status.routing
+        status.hybrid_percent = r.hybrid_high if r.hybrid_mode in FORWARDING_MODES else 0
+        status.replicas.legacy = (
+            0 if status.legacy_retired_at else self.spec.workload.replicas.legacy
+        )
+        status.replicas.hybrid = (
+            0 if status.hybrid_retired_at else self.spec.workload.replicas.hybrid
+        )

@@ -1,0 +1,93 @@
+"""What each phase and step means in numbers: its routing target, how long it lasts, its
+label in ``kubectl get``, and which step comes next. Pure lookups over the spec."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from hybridstream.routing import Mode
+
+from hybridstream_operator.logic.handover import RoutingTarget
+from hybridstream_operator.models.base import parse_duration
+from hybridstream_operator.models.phases import PROGRESSING, Phase
+from hybridstream_operator.models.spec import RolloutSpec
+from hybridstream_operator.models.status import RolloutStatus
+
+#: Where rollbacks lead: legacy forwards everything, hybrid back to monitor-only.
+ROLLBACK_TARGET = RoutingTarget(Mode.CANARY, 0, 0)
+
+
+def build_target(spec: RolloutSpec, phase: Phase, step_index: int | None) -> RoutingTarget:
+    """The routing a (progressing or rolling-back) phase converges to."""
+    if phase is Phase.PARALLEL:
+        return RoutingTarget(Mode.PARALLEL, 0, 0)
+    if phase is Phase.CUTOVER:
+        percent = spec.steps.cutover[step_index or 0].percent
+        return RoutingTarget(Mode.CUTOVER, percent, percent)
+    if phase is Phase.PRODUCTION:
+        return RoutingTarget(Mode.PRODUCTION, 100, 100)
+    return ROLLBACK_TARGET  # Pending, Canary, RollingBack, RolledBack
+
+
+def effective_phase(status: RolloutStatus) -> Phase:
+    """The progressing phase whose routing applies (a paused rollout keeps its step's)."""
+    if status.phase is Phase.PAUSED and status.paused_from is not None:
+        return status.paused_from
+    return status.phase
+
+
+def step_duration(spec: RolloutSpec, phase: Phase, step_index: int | None) -> timedelta | None:
+    """How long a step is watched; None means it waits for a manual ``promote``."""
+    if phase is Phase.CANARY:
+        return parse_duration(spec.steps.canary.duration)
+    if phase is Phase.PARALLEL:
+        return parse_duration(spec.steps.parallel.duration)
+    if phase is Phase.PRODUCTION:
+        return parse_duration(spec.steps.production.duration)
+    pause = spec.steps.cutover[step_index or 0].pause
+    if pause is None:
+        return timedelta(0)
+    return None if pause.duration is None else parse_duration(pause.duration)
+
+
+def next_step(spec: RolloutSpec, phase: Phase, step_index: int | None) -> tuple[Phase, int | None]:
+    """The step after ``(phase, step_index)`` in Canary → Parallel → Cutover[*] → Production."""
+    if phase is Phase.CANARY:
+        return Phase.PARALLEL, None
+    if phase is Phase.PARALLEL:
+        return Phase.CUTOVER, 0
+    if phase is Phase.CUTOVER and (step_index or 0) + 1 < len(spec.steps.cutover):
+        return Phase.CUTOVER, (step_index or 0) + 1
+    return Phase.PRODUCTION, None
+
+
+def previous_step(
+    spec: RolloutSpec, phase: Phase, step_index: int | None
+) -> tuple[Phase, int | None] | None:
+    """The cutover step before this one (for ``step-back``), or None when there is none."""
+    if phase is Phase.PRODUCTION:
+        return Phase.CUTOVER, len(spec.steps.cutover) - 1
+    if phase is Phase.CUTOVER and (step_index or 0) > 0:
+        return Phase.CUTOVER, (step_index or 0) - 1
+    return None
+
+
+def build_step_label(spec: RolloutSpec, status: RolloutStatus) -> str:
+    """The STEP printer column, e.g. ``cutover 1/2 (50%)``."""
+    phase = effective_phase(status)
+    if phase is Phase.CUTOVER:
+        index = status.step_index or 0
+        steps = spec.steps.cutover
+        return f"cutover {index + 1}/{len(steps)} ({steps[index].percent}%)"
+    if phase in PROGRESSING:
+        return phase.value.lower()
+    return "-"
+
+
+def assess_analysis_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> bool:
+    """Whether the next pass should query Prometheus (the interval runs from status, so a
+    restarted operator keeps the cadence)."""
+    if status.phase not in PROGRESSING:
+        return False
+    last = status.analysis.last_run_at
+    return last is None or now - last >= parse_duration(spec.analysis.interval)

@@ -1,0 +1,115 @@
+"""The ``status`` of a HybridStreamRollout: everything a restarted operator needs to resume
+exactly where the last one stopped. Timers are timestamps (never in-memory countdowns),
+counters are per step, and the last intent/alert handled is remembered so neither is
+applied twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from hybridstream.routing import Mode
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from hybridstream_operator.models.phases import Phase
+
+HISTORY_LIMIT = 30
+
+
+class StatusModel(BaseModel):
+    """Mutable camelCase model: ``decide`` works on a deep copy and edits it in place."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class Verdict(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+    ERROR = "error"
+
+
+class MetricStatus(StatusModel):
+    """Counters of one metric in the current step."""
+
+    name: str
+    passed: int = 0
+    failed: int = 0
+    inconclusive: int = 0
+    errored: int = 0
+    consecutive_failed: int = 0
+    consecutive_errored: int = 0
+    last_verdict: Verdict | None = None
+    last_value: str | None = None
+    last_measured_at: datetime | None = None
+
+
+class AnalysisStatus(StatusModel):
+    last_run_at: datetime | None = None
+    metrics: list[MetricStatus] = Field(default_factory=list)
+
+
+class RoutingStatus(StatusModel):
+    """Mirror of the last published routing document (the ConfigMap is the truth)."""
+
+    generation: int = 0
+    hybrid_mode: Mode = Mode.CANARY
+    hybrid_high: int = 0
+    legacy_low: int = 0
+    published_at: datetime | None = None
+
+
+class FailureRecord(StatusModel):
+    """Why the rollout stopped: the metric or alert and the value that breached."""
+
+    source: str  # "metric", "alert", "manual"
+    name: str
+    value: str | None = None
+    action: str
+    message: str
+    at: datetime
+
+
+class ReplicaStatus(StatusModel):
+    """Replica counts the operator wants; the Deployments are patched to match."""
+
+    legacy: int = 0
+    hybrid: int = 0
+
+
+class HistoryEntry(StatusModel):
+    phase: Phase
+    step_index: int | None = None
+    at: datetime
+    reason: str
+
+
+class RolloutStatus(StatusModel):
+    """``status`` of a HybridStreamRollout."""
+
+    phase: Phase = Phase.PENDING
+    step_index: int | None = Field(default=None, description="index into spec.steps.cutover")
+    step_label: str | None = Field(default=None, description="STEP printer column")
+    hybrid_percent: int = Field(default=0, description="HYBRID% printer column")
+    message: str = ""
+    phase_started_at: datetime | None = None
+    step_started_at: datetime | None = Field(
+        default=None, description="when the step's routing settled; its timer starts here"
+    )
+    paused_from: Phase | None = None
+    promote_requested: bool = False
+    routing: RoutingStatus = Field(default_factory=RoutingStatus)
+    replicas: ReplicaStatus = Field(default_factory=ReplicaStatus)
+    analysis: AnalysisStatus = Field(default_factory=AnalysisStatus)
+    last_failure: FailureRecord | None = None
+    last_intent_id: str | None = None
+    last_alert_id: str | None = None
+    rolled_back_at: datetime | None = None
+    legacy_retired_at: datetime | None = None
+    hybrid_retired_at: datetime | None = None
+    rollbacks: int = 0
+    transitions: int = 0
+    observed_generation: int | None = None
+    history: list[HistoryEntry] = Field(default_factory=list)

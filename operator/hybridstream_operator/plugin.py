@@ -1,0 +1,147 @@
+"""``kubectl hsr`` (installed as ``kubectl-hsr``): the rollout from a terminal, like
+``kubectl argo rollouts``. Intents are annotations the operator applies exactly once.
+
+    kubectl hsr get [NAME] [--watch]      table, or one rollout in detail (live with --watch)
+    kubectl hsr promote NAME [--full]     finish the current step now (or jump to production)
+    kubectl hsr pause|resume|abort|retry NAME [--reason TEXT]
+    kubectl hsr history NAME              phase history and the last failure
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from kubernetes_asyncio import client, config
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from hybridstream_operator.clients.kube import Kube, list_rollouts, patch_rollout_annotations
+from hybridstream_operator.logic.intents import build_intent_annotation
+from hybridstream_operator.models.observations import IntentKind
+from hybridstream_operator.models.status import RolloutStatus
+
+COLUMNS = ("NAME", "PHASE", "STEP", "HYBRID%", "ROUTING", "AGE", "MESSAGE")
+
+
+def _age(created: str | None, now: datetime) -> str:
+    if not created:
+        return "-"
+    seconds = int((now - datetime.fromisoformat(created.replace("Z", "+00:00"))).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def build_table(rollouts: list[dict[str, Any]], now: datetime) -> str:
+    """The ``get`` table."""
+    rows = [COLUMNS]
+    for obj in rollouts:
+        st = RolloutStatus.model_validate(obj.get("status") or {})
+        r = st.routing
+        rows.append((obj["metadata"]["name"], st.phase.value, st.step_label or "-",
+                     str(st.hybrid_percent), f"g{r.generation} h{r.hybrid_high} l{r.legacy_low}",
+                     _age(obj["metadata"].get("creationTimestamp"), now), st.message))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1]
+        for row in rows)
+
+
+def build_detail(obj: dict[str, Any]) -> str:
+    """One rollout: phase, routing, replicas, analysis counters, last failure."""
+    st = RolloutStatus.model_validate(obj.get("status") or {})
+    r = st.routing
+    lines = [
+        f"Name:      {obj['metadata']['namespace']}/{obj['metadata']['name']}",
+        f"Phase:     {st.phase.value}  step {st.step_label}  hybrid {st.hybrid_percent}%",
+        f"Routing:   generation {r.generation} mode {r.hybrid_mode.value} "
+        f"hybrid [0,{r.hybrid_high}) legacy [{r.legacy_low},100)",
+        f"Replicas:  legacy {st.replicas.legacy}  hybrid {st.replicas.hybrid}",
+        f"Message:   {st.message}",
+        "Analysis:  metric  pass/fail/inconclusive/error  last",
+    ]
+    lines += [f"  {m.name}  {m.passed}/{m.failed}/{m.inconclusive}/{m.errored}  "
+              f"{m.last_verdict.value if m.last_verdict else '-'} {m.last_value or ''}"
+              for m in st.analysis.metrics]
+    if st.last_failure:
+        f = st.last_failure
+        lines.append(f"Failure:   {f.source} {f.name} = {f.value} → {f.action}: {f.message}")
+    return "\n".join(lines)
+
+
+def build_history(obj: dict[str, Any]) -> str:
+    """The ``history`` view: one line per transition."""
+    st = RolloutStatus.model_validate(obj.get("status") or {})
+    lines = [f"{h.at.isoformat()}  {h.phase.value:<12} "
+             f"{'' if h.step_index is None else h.step_index:<3} {h.reason}" for h in st.history]
+    return "\n".join(lines) or "no history yet"
+
+
+async def _run(args: argparse.Namespace) -> int:
+    await config.load_kube_config(context=args.context)
+    async with client.ApiClient() as api:
+        kube = Kube.from_api_client(api)
+        ns = args.namespace
+        if args.command == "get" and not args.name:
+            while True:
+                print(build_table(await list_rollouts(kube, ns), datetime.now(UTC)), flush=True)
+                if not args.watch:
+                    return 0
+                await asyncio.sleep(1)
+                print()
+        if args.command in ("get", "history"):
+            while True:
+                obj = await kube.custom.get_namespaced_custom_object(
+                    "hybridstream.io", "v1alpha1", ns, "hybridstreamrollouts", args.name)
+                print(build_detail(obj) if args.command == "get" else build_history(obj),
+                      flush=True)
+                if not getattr(args, "watch", False):
+                    return 0
+                await asyncio.sleep(1)
+                print()
+        kind = IntentKind.PROMOTE_FULL if args.command == "promote" and args.full \
+            else IntentKind(args.command)
+        await patch_rollout_annotations(kube, ns, args.name, build_intent_annotation(
+            kind, datetime.now(UTC), args.reason))
+        print(f"{kind.value} requested for {ns}/{args.name}")
+        return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Sub-commands and flags of ``kubectl hsr``."""
+    p = argparse.ArgumentParser(prog="kubectl hsr", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-n", "--namespace", default="default")
+    p.add_argument("--context", default=None)
+    sub = p.add_subparsers(dest="command", required=True)
+    get = sub.add_parser("get", help="list rollouts or show one")
+    get.add_argument("name", nargs="?")
+    get.add_argument("-w", "--watch", action="store_true", help="refresh every second")
+    sub.add_parser("history", help="phase history").add_argument("name")
+    for verb in ("promote", "pause", "resume", "abort", "retry"):
+        cmd = sub.add_parser(verb, help=f"request {verb}")
+        cmd.add_argument("name")
+        cmd.add_argument("--reason", default="")
+        if verb == "promote":
+            cmd.add_argument("--full", action="store_true", help="skip to production")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``kubectl-hsr``."""
+    args = build_parser().parse_args(argv)
+    try:
+        return asyncio.run(_run(args))
+    except KeyboardInterrupt:
+        return 130
+    except ApiException as exc:
+        print(f"error: {exc.status} {exc.reason}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Bybit v5 protocol: signing, message shapes and parsing shared by client and simulator."""

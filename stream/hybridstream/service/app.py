@@ -1,0 +1,194 @@
+"""Wiring of one stream process: settings -> core, clients, pipeline, routing, HTTP.
+
+``StreamService`` is an async context manager so tests run a real service in-process (over
+real sockets) with the same code path as ``hybridstream run``. Shutdown (SIGTERM) stops the
+producers first, then drains the outbox into the sink, then closes sockets and the sink.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from types import TracebackType
+from typing import Any, Self
+
+import aiohttp
+from kubernetes_asyncio import client as kube_client
+from kubernetes_asyncio import config as kube_config
+
+from hybridstream.hybrid.decisions import Backoff, build_forward_range, build_standalone_document
+from hybridstream.routing import Mode, Role, RoutingDocument, role_of
+from hybridstream.service.hybrid_runner import HybridRunner
+from hybridstream.service.metrics import StreamMetrics
+from hybridstream.service.outbox import Outbox
+from hybridstream.service.pipeline import Pipeline
+from hybridstream.service.rest import BybitRest, Credentials
+from hybridstream.service.rest_poller import RestPoller
+from hybridstream.service.routing_source import (
+    apply_pod_ack,
+    build_api_client,
+    watch_routing_configmap,
+    watch_routing_file,
+)
+from hybridstream.service.sinks import Sink, build_sink
+from hybridstream.service.sockets import ClientConfig, SocketPolicy
+from hybridstream.service.status_server import build_app, start_server
+from hybridstream.settings import StreamSettings
+
+log = logging.getLogger(__name__)
+DRAIN_TIMEOUT = 10.0
+
+
+class StreamService:
+    """One stream process (legacy poller or hybrid), started with ``async with``."""
+
+    def __init__(self, settings: StreamSettings, sink: Sink | None = None) -> None:
+        self.settings = settings
+        self.role = role_of(settings.mode)
+        self.metrics = StreamMetrics()
+        self.pipeline = Pipeline(self.role, self.metrics, Outbox(settings.queue_size),
+                                 sink or build_sink(settings))
+        self.credentials = Credentials(settings.api_key.get_secret_value(),
+                                       settings.api_secret.get_secret_value())
+        self.stop = asyncio.Event()
+        self.http_port = 0
+        self.hybrid: HybridRunner | None = None
+        self.poller: RestPoller | None = None
+        self.acked_generation: int | None = None
+        self._kube: kube_client.ApiClient | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._http: Any = None
+        self._producers: list[asyncio.Task[None]] = []
+        self._watchers: list[asyncio.Task[None]] = []
+        self._drain: asyncio.Task[None] | None = None
+        self._ack_task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Self:
+        s = self.settings
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        rest = BybitRest(self._session, s.rest_url, self.credentials,
+                         on_rate_limit=self.metrics.errors.labels(category="rate_limit").inc)
+        if self.role is Role.LEGACY:
+            self.poller = RestPoller(self.pipeline, rest, s.category, s.settle_coin,
+                                     s.poll_interval)
+            self.metrics.set_mode(Mode.REST)
+            self._producers.append(asyncio.create_task(self.poller.run(self.stop)))
+        else:
+            policy = SocketPolicy(s.heartbeat_interval, s.pong_timeout,
+                                  Backoff(base=s.backoff_base, cap=s.backoff_cap))
+            config = ClientConfig(s.ws_private_url, s.ws_public_url, self.credentials, policy,
+                                  s.category, s.settle_coin, s.ticker_stale_after,
+                                  s.poll_interval)
+            self.hybrid = HybridRunner(self.pipeline, rest, config, s.mode)
+            self.hybrid.set_mode(s.mode)
+            self._producers.append(asyncio.create_task(self.hybrid.run(self._session, self.stop)))
+        self.apply_document(build_standalone_document(s.mode))
+        await self._start_routing_source()
+        self._drain = asyncio.create_task(self.pipeline.drain())
+        app = build_app(self.metrics, self.status, self.is_ready)
+        self._http, self.http_port = await start_server(app, s.http_host, s.http_port)
+        log.info("stream started: mode=%s role=%s http=%s:%d", s.mode.value, self.role.value,
+                 s.http_host, self.http_port)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop.set()
+        for task in self._watchers:
+            task.cancel()  # a ConfigMap watch blocks in a long poll; stop does not reach it
+        await asyncio.gather(*self._producers, *self._watchers, return_exceptions=True)
+        if self._drain is not None:
+            self._drain.cancel()
+            await asyncio.gather(self._drain, return_exceptions=True)
+        with contextlib.suppress(TimeoutError):
+            await self.pipeline.flush(DRAIN_TIMEOUT)
+        await self.pipeline.sink.close()
+        if self._ack_task is not None:
+            await asyncio.gather(self._ack_task, return_exceptions=True)
+        if self._http is not None:
+            await self._http.cleanup()
+        if self._session is not None:
+            await self._session.close()
+        if self._kube is not None:
+            await self._kube.close()
+        log.info("stream stopped")
+
+    async def _start_routing_source(self) -> None:
+        s = self.settings
+        if s.routing_configmap:
+            self._kube = await build_api_client()
+        elif s.pod_name and s.pod_namespace:
+            # Acks go to our Pod whatever the routing source (CONTRACTS.md); without API
+            # access (a local run with POD_NAME set) the stream still works, unacknowledged.
+            try:
+                self._kube = await build_api_client()
+            except (OSError, ValueError, kube_config.ConfigException) as exc:
+                log.warning("routing: no Kubernetes API access (%s), acks disabled",
+                            exc.__class__.__name__)
+        if s.routing_configmap:
+            assert self._kube is not None
+            namespace = s.pod_namespace or "default"
+            self._watchers.append(asyncio.create_task(watch_routing_configmap(
+                self._kube, namespace, s.routing_configmap, self.apply_document, self.stop)))
+        elif s.routing_file:
+            self._watchers.append(asyncio.create_task(
+                watch_routing_file(s.routing_file, self.apply_document, self.stop)))
+
+    def apply_document(self, doc: RoutingDocument) -> None:
+        """Apply a routing document now, then acknowledge it on our Pod (if in one)."""
+        self.pipeline.apply_document(doc)
+        if self.hybrid is not None:
+            self.hybrid.set_mode(doc.hybrid_mode)
+        log.info("routing: applied generation %d (forwarding buckets %s)", doc.generation,
+                 build_forward_range(doc, self.role))
+        s = self.settings
+        if self._kube is not None and s.pod_name and s.pod_namespace:
+            self._ack_task = asyncio.create_task(self._ack(doc.generation))
+        else:
+            self.acked_generation = doc.generation
+
+    async def _ack(self, generation: int) -> None:
+        assert self._kube is not None and self.settings.pod_name and self.settings.pod_namespace
+        delays = Backoff(base=0.5, cap=10.0).delays()
+        while not self.stop.is_set() and self.pipeline.doc.generation == generation:
+            try:
+                await apply_pod_ack(self._kube, self.settings.pod_namespace,
+                                    self.settings.pod_name, generation)
+            except (kube_client.ApiException, aiohttp.ClientError, OSError) as exc:
+                log.warning("routing: ack of generation %d failed (%s), retrying", generation,
+                            getattr(exc, "status", exc.__class__.__name__))
+                await asyncio.sleep(next(delays))
+                continue
+            self.acked_generation = generation
+            return
+
+    def is_ready(self) -> bool:
+        """Readiness: hybrid authenticated + seeded + public up; legacy polled once."""
+        if self.hybrid is not None:
+            return self.hybrid.ready
+        return self.poller is not None and self.poller.ready
+
+    def status(self) -> dict[str, Any]:
+        """``/api/hybrid/status``: mode, routing, queue, counters, and the book."""
+        doc = self.pipeline.doc
+        low, high = build_forward_range(doc, self.role)
+        mode = self.hybrid.mode if self.hybrid is not None else Mode.REST
+        outbox = self.pipeline.outbox
+        body: dict[str, Any] = {
+            "mode": mode.value,
+            "role": self.role.value,
+            "ready": self.is_ready(),
+            "routing": {"generation": doc.generation, "hybridMode": doc.hybrid_mode.value,
+                        "hybridHigh": doc.hybrid_high, "legacyLow": doc.legacy_low,
+                        "forwardLow": low, "forwardHigh": high,
+                        "ackedGeneration": self.acked_generation},
+            "queue": {"depth": len(outbox), "capacity": outbox.capacity,
+                      "coalesced": outbox.coalesced_total, "overflowed": outbox.overflowed},
+            "stats": dict(self.pipeline.stats),
+        }
+        if self.hybrid is not None:
+            body["hybrid"] = self.hybrid.status()
+        if self.poller is not None:
+            body["legacy"] = self.poller.status()
+        return body

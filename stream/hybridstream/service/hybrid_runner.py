@@ -1,0 +1,108 @@
+"""The hybrid side of a stream process: both sockets around one book, plus the REST price
+comparison that runs while the routing document says ``parallel``.
+
+The mode switches live (``set_mode``) because the operator walks canary → parallel →
+cutover → production by editing the routing document, not by restarting pods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aiohttp
+
+from hybridstream.hybrid.book import HybridBook
+from hybridstream.hybrid.decisions import assess_divergence
+from hybridstream.routing import Mode
+from hybridstream.service.pipeline import Pipeline
+from hybridstream.service.private_client import PrivateClient
+from hybridstream.service.public_client import PublicClient
+from hybridstream.service.rest import BybitRest, RestError
+from hybridstream.service.sockets import ClientConfig, sleep_unless
+
+log = logging.getLogger(__name__)
+
+
+class HybridRunner:
+    """Runs the private and public clients and, in ``parallel`` mode, the comparison."""
+
+    def __init__(self, pipeline: Pipeline, rest: BybitRest, config: ClientConfig,
+                 mode: Mode) -> None:
+        self.book = HybridBook()
+        self.pipeline = pipeline
+        self.rest = rest
+        self.config = config
+        self.mode = mode
+        self.public = PublicClient(self.book, pipeline, config)
+        self.private = PrivateClient(self.book, pipeline, rest, config, self._positions_changed)
+        self.comparisons = {"agree": 0, "warn": 0, "critical": 0}
+
+    def set_mode(self, mode: Mode) -> None:
+        """Switch mode live; forwarding follows the routing document, comparison the mode."""
+        if mode is not self.mode:
+            log.info("hybrid mode %s -> %s", self.mode.value, mode.value)
+        self.mode = mode
+        self.pipeline.metrics.set_mode(mode)
+
+    @property
+    def ready(self) -> bool:
+        """Authenticated, seeded, and the public socket is up."""
+        return self.private.seeded and self.public.connected
+
+    def _positions_changed(self) -> None:
+        self.pipeline.metrics.positions_open.set(len(self.book.positions))
+        self.public.changed.set()
+
+    async def run(self, session: aiohttp.ClientSession, stop: asyncio.Event) -> None:
+        """Run everything until ``stop``."""
+        await asyncio.gather(self.private.run(session, stop), self.public.run(session, stop),
+                             self._compare_loop(stop))
+
+    async def _compare_loop(self, stop: asyncio.Event) -> None:
+        """Every poll interval in ``parallel`` mode: WS mark vs REST mark per open symbol."""
+        while not stop.is_set():
+            if self.mode is Mode.PARALLEL and self.book.positions:
+                try:
+                    prices, _ = await self.rest.fetch_mark_prices(self.config.category)
+                except (RestError, aiohttp.ClientError, TimeoutError, KeyError) as exc:
+                    log.warning("parallel: REST price poll failed (%s)", exc.__class__.__name__)
+                else:
+                    self._compare(prices)
+            await sleep_unless(stop, self.config.poll_interval)
+
+    def _compare(self, rest_prices: dict[str, str]) -> None:
+        metrics = self.pipeline.metrics
+        for symbol in self.book.desired_symbols():
+            ws_price, rest_price = self.book.mark_price(symbol), rest_prices.get(symbol)
+            if ws_price is None or rest_price is None:
+                continue
+            verdict = assess_divergence(ws_price, rest_price)
+            if verdict is None:
+                continue
+            ratio, result = verdict
+            metrics.price_divergence.labels(symbol=symbol).set(ratio)
+            metrics.price_comparisons.labels(result=result.value).inc()
+            self.comparisons[result.value] += 1
+            if result.value != "agree":
+                log.warning("parallel: %s diverges by %.4f%% (%s)", symbol, ratio * 100,
+                            result.value)
+
+    def status(self) -> dict[str, Any]:
+        """The hybrid part of ``/api/hybrid/status``."""
+        metrics = self.pipeline.metrics
+        return {
+            "private": {"connected": metrics.socket_is_up("private"),
+                        "authenticated": self.private.authenticated,
+                        "seeded": self.private.seeded, "connects": self.private.connects,
+                        "disconnectedSeconds": round(metrics.disconnected_seconds("private"), 3),
+                        **self.private.stats},
+            "public": {"connected": self.public.connected, "connects": self.public.connects,
+                       "disconnectedSeconds": round(metrics.disconnected_seconds("public"), 3),
+                       **self.public.stats},
+            "positions": [dict(p) for p in self.book.positions.values()],
+            "subscriptions": sorted(self.public.active),
+            "tickers": {s: t.get("markPrice") for s, t in self.book.tickers.items()},
+            "comparisons": dict(self.comparisons),
+        }

@@ -1,0 +1,232 @@
+"""The real rollout on kind: simulator, Prometheus, the operator chart and real stream pods.
+
+Each test gets a fresh namespace with the in-cluster simulator (exchange), Prometheus
+scraping the stream pods, and the operator installed by ``helm install`` (fixture
+``deployed``, hack/e2e-stack.sh), then applies examples/04-local-simulator/rollout.yaml
+with second-scale steps. Positions are opened through the simulator's admin API (port-forward
+on 127.0.0.1) so the stream pods have real events to forward; every stream pod's jsonl sink
+(stdout) is followed for the whole run.
+
+* the happy path walks Canary → Parallel → Cutover 50 % → 100 % → Production, the pods ack
+  every routing generation, legacy forwards every open symbol before the cutover and
+  hybrid after it, no symbol goes unforwarded for long at any time, and legacy ends at 0;
+* a fault injected mid-cutover (the simulator drops the private sockets and refuses
+  re-auth) drives the analysis metric over its limit: the rollout rolls back to legacy with
+  no symbol left uncovered;
+* deleting the rollout and uninstalling the chart leave nothing behind but the CRDs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hybridstream.routing import ACK_ANNOTATION, bucket_of
+
+from tests.e2e.coverage import build_gaps, build_sources
+from tests.e2e.stack import (
+    ACCOUNT,
+    ROLLOUT,
+    SIM_PORT,
+    STREAM_SELECTOR,
+    LogFollower,
+    Stack,
+    admin,
+    build_rollout,
+    diagnostics,
+    port_forward,
+    rollout_status,
+)
+from tests.plugins.cluster import Cluster
+
+# Two symbols in the first half of the buckets (hybrid's at 50 %) and two in the second.
+SYMBOLS = ("XRPUSDT", "LTCUSDT", "BTCUSDT", "ADAUSDT")
+# Longest stretch a consumer may see no event for an open symbol: REST polls every second
+# and tickers push twice a second, so only a handover or the fault's detection and
+# rollback (4 s limit + 2 s scrape + 2 s analysis + acks) can open a gap.
+COVERAGE_WINDOW = 30.0
+WALK_TIMEOUT = 300
+
+
+def wait_until(stack: Stack, namespace: str, check: Callable[[], Any], what: str,
+               timeout: float = WALK_TIMEOUT) -> Any:
+    """Poll ``check`` until truthy; fail with the rollout, pods and operator log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n"
+                         + diagnostics(stack.cluster, namespace, stack.release(namespace)))
+
+
+class PhaseRecorder:
+    """Remembers every (phase, step) the rollout's status showed, in order."""
+
+    def __init__(self, cluster: Cluster, namespace: str) -> None:
+        self.cluster, self.namespace = cluster, namespace
+        self.seen: list[tuple[str, int | None]] = []
+        self.first_at: dict[str, float] = {}
+
+    def poll(self) -> dict[str, Any]:
+        status = rollout_status(self.cluster, self.namespace)
+        key = (status.get("phase", "Pending"), status.get("stepIndex"))
+        if not self.seen or self.seen[-1] != key:
+            self.seen.append(key)
+        self.first_at.setdefault(key[0], time.time())
+        return status
+
+
+def open_positions(url: str) -> None:
+    """One long position per symbol on the stream's account (10: a multiple of every
+    default symbol's qtyStep)."""
+    for symbol in SYMBOLS:
+        admin(url, "open-position", account=ACCOUNT, symbol=symbol, side="Buy", qty="10")
+
+
+def routing_document(cluster: Cluster, namespace: str) -> dict[str, Any]:
+    """The routing document the operator published (the ConfigMap is the truth)."""
+    cm = cluster.get_json("configmap", f"{ROLLOUT}-routing", "-n", namespace)
+    return json.loads(cm["data"]["routing.json"])
+
+
+def production_routing(cluster: Cluster, namespace: str) -> dict[str, Any] | None:
+    """The routing document once it is production's, else None."""
+    doc = routing_document(cluster, namespace)
+    return doc if doc["hybridMode"] == "production" else None
+
+
+def stream_pods(cluster: Cluster, namespace: str, role: str) -> list[dict[str, Any]]:
+    pods = cluster.get_json("pods", "-n", namespace, "-l",
+                            f"{STREAM_SELECTOR},hybridstream.io/role={role}")["items"]
+    return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+
+
+def acked(cluster: Cluster, namespace: str, role: str, generation: int) -> bool:
+    pods = stream_pods(cluster, namespace, role)
+    return bool(pods) and all(
+        int(p["metadata"].get("annotations", {}).get(ACK_ANNOTATION, "-1")) >= generation
+        for p in pods)
+
+
+def assert_covered(events: list[Any], start: float, end: float) -> None:
+    gaps = build_gaps(events, SYMBOLS, start, end)
+    uncovered = {s: round(g, 1) for s, g in gaps.items() if g > COVERAGE_WINDOW}
+    assert not uncovered, (f"symbols without a forwarded event for longer than "
+                           f"{COVERAGE_WINDOW} s (longest gap per symbol): {uncovered}")
+
+
+def test_rollout_walks_to_production_with_every_symbol_forwarded(
+    stack: Stack, deployed: str, tmp_path: Path,
+) -> None:
+    cluster, ns = stack.cluster, deployed
+    assert {bucket_of(s) < 50 for s in SYMBOLS} == {True, False}
+    recorder = PhaseRecorder(cluster, ns)
+    with port_forward(cluster, ns, "svc/simulator", SIM_PORT) as sim, \
+            LogFollower(cluster, ns, tmp_path) as logs:
+        open_positions(sim)
+        cluster.apply(build_rollout(stack.stream_image), namespace=ns)
+        wait_until(stack, ns, lambda: recorder.poll().get("phase") == "Production",
+                   "phase Production")
+        production_at = time.time()
+        # Production's routing is published on the operator's next pass
+        doc = wait_until(stack, ns, lambda: production_routing(cluster, ns),
+                         "production routing")
+        assert (doc["hybridHigh"], doc["legacyLow"]) == (100, 100), doc
+        wait_until(stack, ns, lambda: acked(cluster, ns, "hybrid", doc["generation"]),
+                   f"hybrid pods to ack routing generation {doc['generation']}")
+        wait_until(stack, ns, lambda: recorder.poll().get("legacyRetiredAt")
+                   and not stream_pods(cluster, ns, "legacy"), "legacy scaled to 0")
+        legacy = cluster.get_json("deployment", f"{ROLLOUT}-legacy", "-n", ns)
+        assert legacy["spec"]["replicas"] == 0, legacy["spec"]
+        end = time.time()
+        events = logs.events()
+        roles = set(logs.pods().values())
+
+    phases = [p for p, _ in recorder.seen]
+    walk = ["Canary", "Parallel", "Cutover", "Production"]
+    assert [p for p in dict.fromkeys(phases) if p in walk] == walk, recorder.seen
+    assert ("Cutover", 0) in recorder.seen and ("Cutover", 1) in recorder.seen, recorder.seen
+    assert not {"RollingBack", "RolledBack", "Paused"} & set(phases), recorder.seen
+    assert roles == {"legacy", "hybrid"}, roles
+
+    cutover_at = recorder.first_at["Cutover"]
+    assert build_sources(events, "legacy", 0, cutover_at) == set(SYMBOLS)
+    assert build_sources(events, "hybrid", production_at, end) == set(SYMBOLS)
+    # hybrid forwarded nothing while it only watched (Canary, Parallel)
+    assert not build_sources(events, "hybrid", 0, recorder.first_at["Parallel"] - 1)
+    first = min(e.at for e in events if e.role == "legacy" and e.symbol in SYMBOLS)
+    assert_covered(events, first, end)
+
+
+def test_fault_mid_cutover_rolls_back_with_every_symbol_covered(
+    stack: Stack, deployed: str, tmp_path: Path,
+) -> None:
+    cluster, ns = stack.cluster, deployed
+    recorder = PhaseRecorder(cluster, ns)
+    rollout = build_rollout(stack.stream_image, cutover=[
+        {"percent": 50, "pause": {"duration": "5m"}},
+        {"percent": 100, "pause": {"duration": "10s"}},
+    ])
+    with port_forward(cluster, ns, "svc/simulator", SIM_PORT) as sim, \
+            LogFollower(cluster, ns, tmp_path) as logs:
+        open_positions(sim)
+        cluster.apply(rollout, namespace=ns)
+        wait_until(stack, ns, lambda: recorder.poll().get("stepStartedAt")
+                   and recorder.poll().get("phase") == "Cutover", "Cutover 50 % in force")
+        # hybrid's private socket goes away and cannot come back: its
+        # hybridstream_ws_disconnected_seconds climbs past the metric's 4 s limit
+        admin(sim, "reject-auth", count=100000)
+        admin(sim, "drop", kind="private", mode="reset")
+        wait_until(stack, ns, lambda: recorder.poll().get("phase") == "RolledBack",
+                   "phase RolledBack")
+        status = recorder.poll()
+        doc = routing_document(cluster, ns)
+        wait_until(stack, ns, lambda: acked(cluster, ns, "legacy", doc["generation"]),
+                   f"legacy pods to ack routing generation {doc['generation']}")
+        end = time.time()
+        events = logs.events()
+        admin(sim, "clear-faults")
+
+    assert status["lastFailure"]["name"] == "hybrid-private-disconnected", status["lastFailure"]
+    assert "RollingBack" in [p for p, _ in recorder.seen], recorder.seen
+    assert (doc["hybridMode"], doc["hybridHigh"], doc["legacyLow"]) == ("canary", 0, 0), doc
+    legacy = cluster.get_json("deployment", f"{ROLLOUT}-legacy", "-n", ns)
+    assert legacy["status"].get("availableReplicas", 0) >= 1, legacy["status"]
+    assert build_sources(events, "hybrid", recorder.first_at["Cutover"], end), \
+        "hybrid forwarded nothing during the cutover"
+    first = min(e.at for e in events if e.role == "legacy" and e.symbol in SYMBOLS)
+    assert_covered(events, first, end)
+
+
+def test_uninstall_leaves_only_the_crds(stack: Stack, deployed: str) -> None:
+    cluster, ns = stack.cluster, deployed
+    cluster.apply(build_rollout(stack.stream_image), namespace=ns)
+    owned = "deployments,services,configmaps,serviceaccounts,roles,rolebindings,pods"
+    managed = "app.kubernetes.io/managed-by=hybridstream-operator"
+
+    def names(selector: str) -> list[str]:
+        items = cluster.get_json(owned, "-n", ns, "-l", selector)["items"]
+        return sorted(f"{i['kind']}/{i['metadata']['name']}" for i in items)
+
+    wait_until(stack, ns, lambda: len(names(managed)) >= 9,
+               "the operator to create the rollout's objects")
+    cluster.kubectl("delete", "hsr", ROLLOUT, "-n", ns, "--timeout=90s", timeout=120)
+    wait_until(stack, ns, lambda: not names(managed),
+               "garbage collection of the rollout's objects", timeout=120)
+    release = stack.release(ns)
+    subprocess.run([str(stack.helm), "--kubeconfig", str(cluster.kubeconfig), "uninstall",
+                    release, "-n", ns, "--wait"], check=True, capture_output=True, timeout=180)
+    instance = f"app.kubernetes.io/instance={release}"
+    wait_until(stack, ns, lambda: not names(instance), "the release's namespaced objects gone")
+    cluster_scoped = cluster.get_json("clusterroles,clusterrolebindings", "-l", instance)
+    assert not cluster_scoped["items"], [i["metadata"]["name"] for i in cluster_scoped["items"]]
+    # Helm never deletes CRDs it installed from crds/ (deleting one would delete every
+    # rollout of every namespace): they stay, by Helm's design.
+    crds = cluster.kubectl("get", "crd", "-o", "name")
+    assert "hybridstreamrollouts.hybridstream.io" in crds

@@ -1,0 +1,192 @@
+"""Real pieces for the operator's integration tests: the operator as a separate process
+(so it can be SIGKILLed), a pod acker that plays the stream pods' part of the contract
+(kwok pods run no code: the test patches ``hybridstream.io/routing-ack`` on Ready pods
+after "applying" the published document), and a metrics endpoint the test controls for a
+real Prometheus to scrape."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hybridstream.routing import ACK_ANNOTATION, CONFIGMAP_KEY, RoutingDocument
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+from prometheus_client import CollectorRegistry, Gauge, start_http_server
+
+from tests.plugins.processes import LoggedProcess, free_port
+
+REPO = Path(__file__).resolve().parents[3]
+TOKEN = "test-webhook-token-not-a-secret"
+#: Distinctive credential values, searched for in everything the operator writes.
+API_KEY = "key-7f3a9c-must-not-leak"
+API_SECRET = "secret-91be4d-must-not-leak"
+
+
+@dataclass
+class OperatorProcess:
+    """``python -m hybridstream_operator`` watching one namespace (or a few)."""
+
+    namespace: str
+    kubeconfig: Path
+    workdir: Path
+    http_port: int = field(default_factory=free_port)
+    liveness_port: int = field(default_factory=free_port)
+    process: LoggedProcess | None = None
+    starts: int = 0
+    standalone: bool = False
+    #: None: no --priority flag (the operator derives one from ``pod_name``, as in the chart)
+    priority: int | None = 0
+    #: ``POD_NAME`` as the chart's downward API sets it; None leaves it unset
+    pod_name: str | None = None
+    #: further namespaces to serve (one ``-n`` each, as the chart renders them)
+    also_serving: tuple[str, ...] = ()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def start(self) -> None:
+        self.starts += 1
+        env = {"KUBECONFIG": str(self.kubeconfig),
+               "HYBRIDSTREAM_OPERATOR_HTTP_HOST": "127.0.0.1",
+               "HYBRIDSTREAM_OPERATOR_HTTP_PORT": str(self.http_port),
+               "HYBRIDSTREAM_OPERATOR_WEBHOOK_TOKEN": TOKEN,
+               "HYBRIDSTREAM_OPERATOR_RECONCILE_INTERVAL": "0.3",
+               "HYBRIDSTREAM_OPERATOR_PEERING_LIFETIME": "6",
+               **({"POD_NAME": self.pod_name} if self.pod_name else {})}
+        self.process = LoggedProcess(
+            [sys.executable, "-m", "hybridstream_operator",
+             *(f"--namespace={ns}" for ns in (self.namespace, *self.also_serving)),
+             "--liveness", f"http://127.0.0.1:{self.liveness_port}/healthz",
+             *([f"--priority={self.priority}"] if self.priority is not None else []),
+             *(["--standalone"] if self.standalone else [])],
+            self.workdir / "operator.log", env=env)
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup handlers, no graceful anything."""
+        assert self.process is not None
+        os.killpg(self.process.proc.pid, signal.SIGKILL)
+        self.process.proc.wait()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+    def tail(self) -> str:
+        return self.process.tail(60) if self.process else ""
+
+
+class MetricsSource:
+    """A real /metrics endpoint on a free loopback port with a gauge the test sets."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.lag = Gauge("test_stream_lag_seconds", "test-controlled value", registry=self.registry)
+        self.port = free_port()
+        self.server, self.thread = start_http_server(self.port, "127.0.0.1", self.registry)
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@dataclass
+class Acker:
+    """Plays the stream pods: reads the routing ConfigMap, "applies" it on every Ready pod
+    of the roles not frozen, and records each distinct document it saw."""
+
+    core: client.CoreV1Api
+    namespace: str
+    rollout: str
+    frozen: set[str] = field(default_factory=set)
+    seen: list[RoutingDocument] = field(default_factory=list)
+
+    async def pass_once(self) -> None:
+        try:
+            cm = await self.core.read_namespaced_config_map(f"{self.rollout}-routing",
+                                                            self.namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return
+            raise
+        doc = RoutingDocument.parse(cm.data[CONFIGMAP_KEY])
+        if not self.seen or self.seen[-1] != doc:
+            self.seen.append(doc)
+        pods = await self.core.list_namespaced_pod(
+            self.namespace, label_selector=f"hybridstream.io/rollout={self.rollout}")
+        for pod in pods.items:
+            role = (pod.metadata.labels or {}).get("hybridstream.io/role")
+            if role in self.frozen or pod.metadata.deletion_timestamp:
+                continue
+            if (pod.metadata.annotations or {}).get(ACK_ANNOTATION) == str(doc.generation):
+                continue
+            with contextlib.suppress(ApiException):  # the pod may be going away
+                await self.core.patch_namespaced_pod(
+                    pod.metadata.name, self.namespace,
+                    {"metadata": {"annotations": {ACK_ANNOTATION: str(doc.generation)}}})
+
+    async def run(self) -> None:
+        while True:
+            with contextlib.suppress(ApiException):
+                await self.pass_once()
+            await asyncio.sleep(0.2)
+
+
+async def wait_until(check: Callable[[], Awaitable[Any]], *, within: float = 60,
+                     what: str = "condition", diagnostics: Callable[[], str] | None = None) -> Any:
+    """Poll an async ``check`` until it returns a truthy value, or fail after ``within`` s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    last: Any = None
+    while loop.time() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(0.2)
+    extra = diagnostics() if diagnostics else ""
+    raise AssertionError(f"timed out after {within}s waiting for {what}; last={last!r}\n{extra}")
+
+
+def rollout_manifest(name: str, prometheus_url: str, **steps: Any) -> dict[str, Any]:
+    """A rollout with second-scale steps and one metric on the test's gauge."""
+    metric = {"name": "lag", "query": "max(test_stream_lag_seconds)", "condition": "result < 5",
+              "action": steps.pop("action", "rollback"), "noData": "inconclusive",
+              "inconclusiveLimit": 1000}
+    spec_steps = {"canary": {"duration": "2s"}, "parallel": {"duration": "2s"},
+                  "cutover": [{"percent": 50, "pause": {"duration": "2s"}},
+                              {"percent": 100, "pause": {"duration": "2s"}}],
+                  "production": {"duration": "2s"}}
+    spec_steps.update(steps)
+    return {
+        "apiVersion": "hybridstream.io/v1alpha1", "kind": "HybridStreamRollout",
+        "metadata": {"name": name},
+        "spec": {
+            "workload": {"image": "hybridstream:test", "network": "testnet",
+                         "credentialsSecret": {"name": "bybit-creds"}},
+            "steps": spec_steps,
+            "analysis": {"prometheus": {"address": prometheus_url, "timeout": "2s"},
+                         "interval": "1s", "metrics": [metric],
+                         "alertNames": ["HybridStreamNoEventsCritical"]},
+            "rollback": {"scaleDownDelay": "2s"},
+        },
+    }
+
+
+async def send_intent(custom: client.CustomObjectsApi, namespace: str, name: str, kind: str,
+                      ident: str) -> None:
+    """What ``kubectl hsr <kind>`` writes, with a test-chosen id."""
+    await custom.patch_namespaced_custom_object(
+        "hybridstream.io", "v1alpha1", namespace, "hybridstreamrollouts", name,
+        {"metadata": {"annotations": {"hybridstream.io/intent": f"{kind}@{ident}"}}},
+        _content_type="application/merge-patch+json")

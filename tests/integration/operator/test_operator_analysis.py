@@ -1,0 +1,161 @@
+"""Analysis against a real Prometheus scraping a real metrics endpoint: a breached metric
+rolls back in every phase (or steps back / holds per its action) with the value in status
+and an Event; Prometheus down holds progression; a firing Alertmanager alert and the
+emergency endpoint roll back at once."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import aiohttp
+import pytest
+from hybridstream.routing import Mode
+from operator_harness import TOKEN, rollout_manifest, send_intent, wait_until
+
+SLOW = {"canary": {"duration": "10m"}, "parallel": {"duration": "10m"},
+        "cutover": [{"percent": 50, "pause": {"duration": "10m"}},
+                    {"percent": 100, "pause": {"duration": "10m"}}],
+        "production": {"duration": "10m"}}
+
+
+async def promote_to(env, name: str, phase: str, index: int | None = None,
+                     retired: bool = False) -> dict:
+    """Walk a slow rollout forward with ``promote`` intents until it reaches ``phase``
+    (one intent at a time: the next only after the operator recorded the previous one)."""
+    sent: list[str] = []
+    last: dict = {}
+
+    async def check():
+        st = last["status"] = await env.status(name)
+        here = st.get("phase") == phase and st.get("stepIndex") == index \
+            and st.get("stepStartedAt") and (not retired or st.get("legacyRetiredAt"))
+        if here:
+            return st
+        consumed = not sent or st.get("lastIntentId") == sent[-1]
+        if consumed and st.get("stepStartedAt") and not st.get("promoteRequested"):
+            sent.append(uuid.uuid4().hex)
+            await send_intent(env.custom, env.namespace, name, "promote", sent[-1])
+        return None
+    return await wait_until(check, within=90, what=f"{name} promoted to {phase}/{index}",
+                            diagnostics=lambda: f"{last}\n{env.operator.tail()}")
+
+
+@pytest.mark.parametrize("where", [
+    ("Canary", None, False), ("Parallel", None, False), ("Cutover", 0, False),
+    ("Cutover", 1, False), ("Production", None, True)], ids=str)
+async def test_breach_rolls_back_in_every_phase(env, prometheus, metrics_source, where):
+    phase, index, retired = where
+    env.cluster.apply(rollout_manifest("rb", prometheus.url, **SLOW), namespace=env.namespace)
+    async with env.acking("rb") as acker:
+        await promote_to(env, "rb", phase, index, retired)
+        metrics_source.lag.set(9)
+        st = await env.wait_phase("rb", "RolledBack", within=60, started=False)
+        assert [h["phase"] for h in st["history"]][-2:] == ["RollingBack", "RolledBack"]
+        failure = st["lastFailure"]
+        assert (failure["source"], failure["name"], failure["value"], failure["action"]) == \
+            ("metric", "lag", "9", "rollback")
+        last = acker.seen[-1]
+        assert (last.hybrid_mode, last.hybrid_high, last.legacy_low) == (Mode.CANARY, 0, 0)
+        assert all(d.legacy_low <= d.effective_hybrid_high for d in acker.seen)
+
+        async def hybrid_scaled_down():
+            return (await env.status("rb")).get("replicas", {}).get("hybrid") == 0
+        await wait_until(hybrid_scaled_down, what="hybrid scaled down after the delay")
+    assert st["replicas"]["legacy"] == 1
+    warnings = [e.message for e in await env.events("rb") if e.reason == "AnalysisFailed"]
+    assert any("last value 9" in m for m in warnings), warnings
+
+
+async def test_step_back_returns_to_the_previous_percentage(env, prometheus, metrics_source):
+    manifest = rollout_manifest("sb", prometheus.url, action="step-back", **SLOW)
+    env.cluster.apply(manifest, namespace=env.namespace)
+    async with env.acking("sb") as acker:
+        await promote_to(env, "sb", "Cutover", 1)
+        metrics_source.lag.set(9)
+        st = await env.wait_phase("sb", "Paused", started=False)
+        assert (st["pausedFrom"], st["stepIndex"]) == ("Cutover", 0)
+
+        async def routed_back():
+            d = acker.seen[-1] if acker.seen else None
+            return d is not None and (d.hybrid_high, d.legacy_low) == (50, 50)
+        await wait_until(routed_back, what="routing back at 50/50")
+    states = [(d.hybrid_high, d.legacy_low) for d in acker.seen]
+    back = states[states.index((100, 100)):]
+    assert back.index((100, 50)) < back.index((50, 50))  # l went down before h
+
+
+async def test_hold_pauses_until_resumed(env, prometheus, metrics_source):
+    env.cluster.apply(rollout_manifest("hold", prometheus.url, action="hold", **SLOW),
+                      namespace=env.namespace)
+    async with env.acking("hold"):
+        await env.wait_phase("hold", "Canary")
+        metrics_source.lag.set(9)
+        st = await env.wait_phase("hold", "Paused", started=False)
+        assert st["pausedFrom"] == "Canary" and st["lastFailure"]["value"] == "9"
+        assert st["lastFailure"]["action"] == "hold"
+        metrics_source.lag.set(0)
+        await send_intent(env.custom, env.namespace, "hold", "resume", "r1")
+        st = await env.wait_phase("hold", "Canary")
+        assert st["lastIntentId"] == "r1" and st["transitions"] == 3
+
+
+async def test_prometheus_down_holds_and_never_promotes(env, prometheus):
+    env.cluster.apply(rollout_manifest("down", prometheus.url), namespace=env.namespace)
+    async with env.acking("down"):
+        await env.wait_phase("down", "Canary")
+        prometheus.stop()
+
+        async def errors(at_least: int):
+            st = await env.status("down")
+            assert st["phase"] == "Canary", st["message"]  # 2 s steps: it would have moved
+            metrics = st.get("analysis", {}).get("metrics") or []
+            return metrics and metrics[0]["errored"] >= at_least and st
+        st = await wait_until(lambda: errors(3), what="analysis errors")
+        st = await wait_until(lambda: errors(8), what="more analysis errors")
+    assert st["analysis"]["metrics"][0]["lastVerdict"] == "error"
+    assert st["phase"] == "Canary" and st["transitions"] == 1
+
+
+async def test_alertmanager_webhook_rolls_back_at_once(env, prometheus):
+    env.cluster.apply(rollout_manifest("am", prometheus.url, **SLOW), namespace=env.namespace)
+    alert = {"version": "4", "status": "firing", "alerts": [{
+        "status": "firing", "fingerprint": "abc123", "startsAt": "2026-01-01T00:00:00Z",
+        "labels": {"alertname": "HybridStreamNoEventsCritical", "namespace": env.namespace,
+                   "rollout": "am"},
+        "annotations": {"summary": "no events for 5 minutes"}}]}
+    url = f"{env.operator.url}/api/v1/alertmanager"
+    async with env.acking("am"), aiohttp.ClientSession() as http:
+        await promote_to(env, "am", "Cutover", 0)
+        async with http.post(url, json=alert) as r:
+            assert r.status == 401
+        async with http.post(url, json=alert, headers={"Authorization": "Bearer wrong"}) as r:
+            assert r.status == 401
+        assert (await env.status("am"))["phase"] == "Cutover"
+        sent = time.monotonic()
+        async with http.post(url, json=alert, headers={"Authorization": f"Bearer {TOKEN}"}) as r:
+            assert r.status == 200 and (await r.json())["acted"] == [f"{env.namespace}/am"]
+
+        async def rolling_back():
+            st = await env.status("am")
+            return st.get("phase") in ("RollingBack", "RolledBack") and st
+        st = await wait_until(rolling_back, what="rollback after the alert")
+        elapsed = time.monotonic() - sent
+        print(f"\nalertmanager webhook → status {st['phase']} in {elapsed:.3f} s")
+        assert st["lastFailure"]["source"] == "alert"
+        assert "no events for 5 minutes" in st["lastFailure"]["message"]
+        await env.wait_phase("am", "RolledBack", started=False)
+
+
+async def test_emergency_rollback_endpoint(env, prometheus):
+    env.cluster.apply(rollout_manifest("em", prometheus.url, **SLOW), namespace=env.namespace)
+    url = f"{env.operator.url}/api/v1/rollouts/{env.namespace}/em/emergency-rollback"
+    async with env.acking("em"), aiohttp.ClientSession() as http:
+        await promote_to(env, "em", "Parallel")
+        async with http.post(url, json={"reason": "x"}) as r:
+            assert r.status == 401
+        async with http.post(url, json={"reason": "trading error", "operator": "alice"},
+                             headers={"Authorization": f"Bearer {TOKEN}"}) as r:
+            assert r.status == 202
+        st = await env.wait_phase("em", "RolledBack", started=False)
+    assert "emergency rollback by alice: trading error" in st["lastFailure"]["message"]

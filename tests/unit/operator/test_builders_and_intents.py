@@ -1,0 +1,204 @@
+"""Resource builders, intent/alert annotations, Prometheus response parsing, alert
+targeting and the plugin's table — the pure pieces around the phase machine."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from hybridstream.routing import CONFIGMAP_KEY, Mode, Role, RoutingDocument
+from hybridstream_operator.clients.prometheus import build_query, parse_result
+from hybridstream_operator.handlers.webhook import select_targets
+from hybridstream_operator.logic.builders import (
+    Owner,
+    build_deployment,
+    build_rbac,
+    build_routing_configmap,
+    build_static_resources,
+)
+from hybridstream_operator.logic.intents import (
+    build_alert_annotation,
+    build_intent_annotation,
+    parse_alert,
+    parse_intent,
+)
+from hybridstream_operator.models.observations import AlertSignal, IntentKind
+from hybridstream_operator.models.spec import Metric
+from hybridstream_operator.plugin import build_detail, build_history, build_table
+from rollout_world import make_spec
+
+OWNER = Owner("pos", "trading", "uid-1")
+
+
+@pytest.mark.parametrize(("role", "mode"), [(Role.LEGACY, "rest"), (Role.HYBRID, "canary")])
+def test_deployments_run_hardened_in_their_mode(role, mode):
+    spec = make_spec(
+        workload={
+            "image": "img:1",
+            "credentialsSecret": {"name": "creds"},
+            "env": [{"name": "EXTRA", "value": "1"}],
+        }
+    )
+    dep = build_deployment(spec, OWNER, role, 3)
+    assert dep["metadata"]["name"] == f"pos-{role.value}" and dep["spec"]["replicas"] == 3
+    assert dep["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    pod = dep["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    env = {e["name"]: e for e in c["env"]}
+    assert env["HYBRID_MODE"]["value"] == mode and env["EXTRA"]["value"] == "1"
+    assert env["HYBRID_ROUTING_CONFIGMAP"]["value"] == "pos-routing"
+    assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    assert env["BYBIT_API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "creds", "key": "api-key"}
+    assert "value" not in env["BYBIT_API_SECRET"]  # never inlined
+    sc = c["securityContext"]
+    assert (
+        sc["readOnlyRootFilesystem"] and sc["runAsNonRoot"] and not sc["allowPrivilegeEscalation"]
+    )
+    assert pod["serviceAccountName"] == "pos-stream"
+    assert dep["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    assert dep["spec"]["selector"]["matchLabels"]["hybridstream.io/role"] == role.value
+
+
+def test_rbac_is_the_minimum_the_stream_needs():
+    sa, role, binding = build_rbac(OWNER)
+    assert sa["kind"] == "ServiceAccount"
+    rules = {tuple(r["resources"]): r for r in role["rules"]}
+    assert rules[("configmaps",)]["resourceNames"] == ["pos-routing"]
+    assert rules[("configmaps",)]["verbs"] == ["get", "list", "watch"]
+    assert rules[("pods",)]["verbs"] == ["get", "patch"]
+    assert binding["subjects"][0] == {
+        "kind": "ServiceAccount",
+        "name": "pos-stream",
+        "namespace": "trading",
+    }
+    kinds = [m["kind"] for m in build_static_resources(make_spec(), OWNER)]
+    assert kinds == ["ServiceAccount", "Role", "RoleBinding", "Service", "Service"]
+
+
+def test_routing_configmap_carries_the_contract_document():
+    doc = RoutingDocument(generation=4, hybridMode=Mode.CUTOVER, hybridHigh=50, legacyLow=50)
+    cm = build_routing_configmap(OWNER, doc)
+    assert cm["metadata"]["name"] == "pos-routing"
+    assert json.loads(cm["data"][CONFIGMAP_KEY]) == {
+        "generation": 4,
+        "hybridMode": "cutover",
+        "hybridHigh": 50,
+        "legacyLow": 50,
+    }
+
+
+def test_intent_annotations_round_trip_and_garbage_is_ignored():
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    ann = build_intent_annotation(IntentKind.PROMOTE_FULL, now, "go")
+    intent = parse_intent(ann)
+    assert (intent.kind, intent.id, intent.reason) == (
+        IntentKind.PROMOTE_FULL,
+        now.isoformat(),
+        "go",
+    )
+    assert parse_intent({"hybridstream.io/intent": "abort@42"}).id == "42"
+    assert parse_intent({"hybridstream.io/intent": "explode@1"}) is None
+    assert parse_intent({"hybridstream.io/intent": "{not json"}) is None
+    assert parse_intent({}) is None
+    alert = AlertSignal("A", "fp@t", "m")
+    assert parse_alert(build_alert_annotation(alert)) == alert
+    assert parse_alert({"hybridstream.io/alert": "[]"}) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "value", "error"),
+    [
+        ({"status": "success", "data": {"resultType": "vector", "result": []}}, None, None),
+        (
+            {
+                "status": "success",
+                "data": {"resultType": "vector", "result": [{"metric": {}, "value": [1, "4.5"]}]},
+            },
+            4.5,
+            None,
+        ),
+        (
+            {
+                "status": "success",
+                "data": {"resultType": "vector", "result": [{"metric": {}, "value": [1, "NaN"]}]},
+            },
+            None,
+            None,
+        ),
+        ({"status": "success", "data": {"resultType": "scalar", "result": [1, "2"]}}, 2.0, None),
+        (
+            {
+                "status": "success",
+                "data": {
+                    "resultType": "vector",
+                    "result": [
+                        {"metric": {"a": "1"}, "value": [1, "1"]},
+                        {"metric": {"a": "2"}, "value": [1, "2"]},
+                    ],
+                },
+            },
+            None,
+            "query returned 2 series; aggregate it",
+        ),
+        (
+            {"status": "error", "errorType": "bad_data", "error": "parse error"},
+            None,
+            "query failed: bad_data",
+        ),
+    ],
+)
+def test_parse_prometheus_results(body, value, error):
+    sample = parse_result("m", body)
+    assert (sample.value, sample.error) == (value, error)
+
+
+def test_selector_substitution():
+    m = Metric(name="m", query='max(x{a="1",$selector})', condition="result < 1")
+    assert build_query(m, 'namespace="t"') == 'max(x{a="1",namespace="t"})'
+
+
+def test_alerts_target_only_rollouts_that_name_them():
+    def ro(ns, name, names):
+        return {
+            "metadata": {"namespace": ns, "name": name},
+            "spec": {"analysis": {"alertNames": names}},
+        }
+
+    rollouts = [ro("a", "x", ["Down"]), ro("a", "y", ["Other"]), ro("b", "x", ["Down"])]
+    firing = {"labels": {"alertname": "Down"}}
+    assert [
+        (r["metadata"]["namespace"], r["metadata"]["name"])
+        for r in select_targets(firing, rollouts)
+    ] == [("a", "x"), ("b", "x")]
+    scoped = {"labels": {"alertname": "Down", "namespace": "b", "rollout": "x"}}
+    assert len(select_targets(scoped, rollouts)) == 1
+    assert select_targets({"labels": {"alertname": "Nope"}}, rollouts) == []
+
+
+def test_plugin_views():
+    obj = {
+        "metadata": {"name": "pos", "namespace": "t", "creationTimestamp": "2026-01-01T00:00:00Z"},
+        "status": {
+            "phase": "Cutover",
+            "stepIndex": 0,
+            "stepLabel": "cutover 1/2 (50%)",
+            "hybridPercent": 50,
+            "message": "ok",
+            "routing": {
+                "generation": 4,
+                "hybridMode": "cutover",
+                "hybridHigh": 50,
+                "legacyLow": 50,
+            },
+            "history": [
+                {"phase": "Canary", "at": "2026-01-01T00:00:00Z", "reason": "rollout started"}
+            ],
+        },
+    }
+    table = build_table([obj], datetime(2026, 1, 1, 2, tzinfo=UTC))
+    header, row = table.splitlines()
+    assert header.split()[:4] == ["NAME", "PHASE", "STEP", "HYBRID%"]
+    assert "Cutover" in row and "g4 h50 l50" in row and "2h" in row
+    assert "legacy [50,100)" in build_detail(obj)
+    assert "rollout started" in build_history(obj)
