@@ -49,6 +49,13 @@ def pod_ready(cluster: Cluster, ns: str, name: str) -> bool:
                for c in status.get("conditions", []))
 
 
+def service_has_ready_endpoint(cluster: Cluster, ns: str, service: str) -> bool:
+    slices = cluster.get_json("endpointslices", "-n", ns,
+                              "-l", f"kubernetes.io/service-name={service}")
+    return any(endpoint.get("conditions", {}).get("ready")
+               for item in slices.get("items", []) for endpoint in item.get("endpoints") or [])
+
+
 def pod_phase(cluster: Cluster, ns: str, name: str) -> str | None:
     phase = cluster.get_json("pod", name, "-n", ns).get("status", {}).get("phase")
     return phase if phase in ("Succeeded", "Failed") else None
@@ -72,15 +79,32 @@ def test_stream_image_serves_simulator_through_service_dns(
     wait_for(lambda: pod_ready(cluster, namespace, "sim"), timeout=180, interval=1,
              what="simulator pod Ready")
 
+    wait_for(lambda: service_has_ready_endpoint(cluster, namespace, "sim"), timeout=60,
+             interval=1, what="the sim Service's EndpointSlice to list the Ready pod")
+
+    # kube-proxy programs the Service's rules a moment after the EndpointSlice changes and
+    # rejects connections until then, so the client retries a bounded number of times, as
+    # any client of a fresh Service would.
     url = f"http://sim.{namespace}.svc.cluster.local:{SIM_PORT}/v5/market/time"
-    fetch = ("import sys, urllib.request; "
-             f"sys.stdout.write(urllib.request.urlopen({url!r}, timeout=20).read().decode())")
+    fetch = ("import sys, time, urllib.request\n"
+             "for attempt in range(30):\n"
+             "    try:\n"
+             f"        body = urllib.request.urlopen({url!r}, timeout=20).read().decode()\n"
+             "        break\n"
+             "    except OSError as exc:\n"
+             "        print(f'attempt {attempt}: {exc}', file=sys.stderr)\n"
+             "        time.sleep(1)\n"
+             "else:\n"
+             "    sys.exit(1)\n"
+             "sys.stdout.write(body)\n")
     client = pod("client", images.stream, ["-c", fetch], command=["python"])
     cluster.apply(client, namespace=namespace)
     phase = wait_for(lambda: pod_phase(cluster, namespace, "client"), timeout=180,
                      interval=1, what="client pod to finish")
     logs = cluster.kubectl("logs", "-n", namespace, "client")
     assert phase == "Succeeded", logs
+    # stderr carries the retries; the body is the last line of the combined log.
+    logs = logs.strip().splitlines()[-1]
 
     body = json.loads(logs)
     assert body["retCode"] == 0, body
