@@ -1,4 +1,5 @@
-"""Fixtures every tier can use: a real control plane (kwok binary runtime) and real
-Prometheus servers. Both start only when a test asks for them."""
+"""Fixtures every tier can use: a real control plane (kwok binary runtime), real
+Prometheus and real Alertmanager servers. Each starts only when a test asks for it."""
 
-pytest_plugins = ["tests.plugins.cluster", "tests.plugins.prometheus"]
+pytest_plugins = ["tests.plugins.cluster", "tests.plugins.prometheus",
+                  "tests.plugins.alertmanager"]

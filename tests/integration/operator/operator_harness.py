@@ -90,6 +90,9 @@ class MetricsSource:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.lag = Gauge("test_stream_lag_seconds", "test-controlled value", registry=self.registry)
+        #: Feeds only the test's Prometheus alerting rule, never the rollout's own analysis.
+        self.silence = Gauge("test_stream_silence_seconds", "test-controlled value",
+                             registry=self.registry)
         self.port = free_port()
         self.server, self.thread = start_http_server(self.port, "127.0.0.1", self.registry)
 
@@ -190,3 +193,15 @@ async def send_intent(custom: client.CustomObjectsApi, namespace: str, name: str
         "hybridstream.io", "v1alpha1", namespace, "hybridstreamrollouts", name,
         {"metadata": {"annotations": {"hybridstream.io/intent": f"{kind}@{ident}"}}},
         _content_type="application/merge-patch+json")
+
+
+async def run_plugin(env: Any, *args: str, expect_rc: int = 0) -> str:
+    """``kubectl hsr ...`` as a real subprocess against the cluster; stdout (stderr when
+    it is expected to fail)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hybridstream_operator.plugin", "-n", env.namespace, *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **env.cluster.env})
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == expect_rc, (proc.returncode, out.decode(), err.decode())
+    return (out if expect_rc == 0 else err).decode()

@@ -1,7 +1,8 @@
 """Analysis against a real Prometheus scraping a real metrics endpoint: a breached metric
 rolls back in every phase (or steps back / holds per its action) with the value in status
 and an Event; Prometheus down holds progression; a firing Alertmanager alert and the
-emergency endpoint roll back at once."""
+emergency endpoint roll back at once, both when the test posts the payload and through the
+real chain Prometheus rule -> Alertmanager -> operator webhook."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ import uuid
 
 import aiohttp
 import pytest
+import yaml
 from hybridstream.routing import Mode
 from operator_harness import TOKEN, rollout_manifest, send_intent, wait_until
+
+from tests.plugins.alertmanager import webhook_config
+from tests.plugins.prometheus import scrape_config
 
 SLOW = {"canary": {"duration": "10m"}, "parallel": {"duration": "10m"},
         "cutover": [{"percent": 50, "pause": {"duration": "10m"}},
@@ -145,6 +150,49 @@ async def test_alertmanager_webhook_rolls_back_at_once(env, prometheus):
         assert st["lastFailure"]["source"] == "alert"
         assert "no events for 5 minutes" in st["lastFailure"]["message"]
         await env.wait_phase("am", "RolledBack", started=False)
+
+
+async def test_real_alertmanager_chain_rolls_back(env, prometheus_factory, alertmanager_factory,
+                                                 metrics_source, tmp_path):
+    """A Prometheus alerting rule fires, Debian's Alertmanager routes it to the operator's
+    webhook with the bearer token, and the rollout rolls back. The rollout's own analysis
+    watches another series, which stays healthy: the rollback can only come from the alert."""
+    manager = alertmanager_factory(
+        webhook_config(f"{env.operator.url}/api/v1/alertmanager", TOKEN))
+    rules = tmp_path / "rules.yml"
+    rules.write_text(yaml.safe_dump({"groups": [{"name": "hybridstream", "rules": [{
+        "alert": "HybridStreamNoEventsCritical", "expr": "test_stream_silence_seconds > 300",
+        "labels": {"severity": "critical", "namespace": env.namespace, "rollout": "amc"},
+        "annotations": {"summary": "no events for {{ $value }} seconds"}}]}]}))
+    config = scrape_config([metrics_source.target], "1s", rule_files=[str(rules)])
+    config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [manager.target]}]}]}
+    prometheus = prometheus_factory(config)
+    metrics_source.lag.set(0)
+    metrics_source.silence.set(0)
+    env.cluster.apply(rollout_manifest("amc", prometheus.url, **SLOW), namespace=env.namespace)
+    async with env.acking("amc") as acker:
+        await promote_to(env, "amc", "Cutover", 0)
+        metrics_source.silence.set(400)
+        breached = time.monotonic()
+
+        async def rolling_back():
+            st = await env.status("amc")
+            return st.get("phase") in ("RollingBack", "RolledBack") and st
+        st = await wait_until(rolling_back, within=60, what="rollback after the alert",
+                              diagnostics=manager.process.tail)
+        print(f"\nmetric breached -> Prometheus rule -> Alertmanager -> {st['phase']} in "
+              f"{time.monotonic() - breached:.3f} s")
+        failure = st["lastFailure"]
+        assert (failure["source"], failure["name"]) == ("alert", "HybridStreamNoEventsCritical")
+        assert "no events for 400 seconds" in failure["message"], failure
+        # The rollout's own analysis (reset at each step) never saw a failure.
+        assert all(m["failed"] == 0 for m in st["analysis"]["metrics"]), st["analysis"]
+        held = [a for a in manager.alerts() if a["labels"]["alertname"] ==
+                "HybridStreamNoEventsCritical"]
+        assert held and held[0]["labels"]["rollout"] == "amc", held
+        st = await env.wait_phase("amc", "RolledBack", started=False)
+    assert all(d.legacy_low <= d.effective_hybrid_high for d in acker.seen)
+    assert (acker.seen[-1].hybrid_high, acker.seen[-1].legacy_low) == (0, 0)
 
 
 async def test_emergency_rollback_endpoint(env, prometheus):

@@ -4,14 +4,10 @@ Events and the kubectl plugin tell the story."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
-
 import aiohttp
 from hybridstream.routing import Mode
 from kubernetes_asyncio import client
-from operator_harness import API_KEY, API_SECRET, rollout_manifest, wait_until
+from operator_harness import API_KEY, API_SECRET, rollout_manifest, run_plugin, wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
 
@@ -82,17 +78,6 @@ async def test_walks_every_phase_to_production(env, prometheus):
     out = await run_plugin(env, "get")
     assert "walk" in out and "Production" in out and "g7 h100 l100" in out
     assert (await run_plugin(env, "history", "walk")).count("Cutover") == 2
-
-
-async def run_plugin(env, *args: str) -> str:
-    """``kubectl hsr ...`` as a real subprocess against the cluster."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "hybridstream_operator.plugin", "-n", env.namespace, *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, **env.cluster.env})
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, err.decode()
-    return out.decode()
 
 
 async def test_operator_serves_metrics_and_liveness(env, prometheus):

@@ -1,0 +1,83 @@
+"""``kubectl hsr`` drives a rollout through every manual intent on a real control plane:
+pause, resume, promote, promote --full, abort with a reason, retry; ``get --watch`` keeps
+refreshing the live view; a missing rollout is a clear error. Every command runs as a real
+subprocess, the way a user types it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+
+from operator_harness import rollout_manifest, run_plugin
+
+SLOW = {"canary": {"duration": "10m"}, "parallel": {"duration": "10m"},
+        "cutover": [{"percent": 50, "pause": {"duration": "10m"}},
+                    {"percent": 100, "pause": {"duration": "10m"}}],
+        "production": {"duration": "10m"}}
+
+
+async def test_every_intent_through_the_plugin(env, prometheus):
+    env.cluster.apply(rollout_manifest("cli", prometheus.url, **SLOW), namespace=env.namespace)
+    async with env.acking("cli"):
+        await env.wait_phase("cli", "Canary")
+
+        assert "pause requested" in await run_plugin(env, "pause", "cli", "--reason", "lunch")
+        st = await env.wait_phase("cli", "Paused", started=False)
+        assert st["pausedFrom"] == "Canary"
+        await run_plugin(env, "resume", "cli")
+        await env.wait_phase("cli", "Canary")
+
+        await run_plugin(env, "promote", "cli")
+        await env.wait_phase("cli", "Parallel")
+        await run_plugin(env, "promote", "cli", "--full")
+        st = await env.wait_phase("cli", "Production")
+        assert st["hybridPercent"] == 100
+
+        await run_plugin(env, "abort", "cli", "--reason", "bad fills")
+        st = await env.wait_phase("cli", "RolledBack", started=False)
+        assert st["lastFailure"]["source"] == "manual"
+        assert "manual abort: bad fills" in st["lastFailure"]["message"]
+        detail = await run_plugin(env, "get", "cli")
+        assert "Phase:     RolledBack" in detail and "bad fills" in detail
+
+        await run_plugin(env, "retry", "cli")
+        st = await env.wait_phase("cli", "Canary")
+        assert st.get("lastFailure") is None
+
+    reasons = [h["reason"] for h in st["history"]]
+    for expected in ("manual pause: lunch", "manual resume", "manual promote-full",
+                     "manual abort: bad fills", "manual retry"):
+        assert any(expected in r for r in reasons), (expected, reasons)
+    history = await run_plugin(env, "history", "cli")
+    assert history.count("Canary") >= 3 and "RolledBack" in history
+
+
+async def test_get_watch_refreshes_until_interrupted(env, prometheus):
+    env.cluster.apply(rollout_manifest("live", prometheus.url, **SLOW), namespace=env.namespace)
+    async with env.acking("live"):
+        await env.wait_phase("live", "Canary")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "hybridstream_operator.plugin", "-n", env.namespace,
+            "get", "--watch", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, **env.cluster.env})
+        assert proc.stdout is not None
+        tables = 0
+        while tables < 3:  # bounded: three refreshes, each within the read deadline
+            line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+            assert line, "kubectl hsr get --watch ended by itself"
+            if line.startswith("NAME"):
+                tables += 1
+            elif line.startswith("live"):
+                assert "Canary" in line, line
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.wait(), 30)
+    assert proc.returncode == 130  # Ctrl-C ends the watch quietly
+
+
+async def test_missing_rollout_is_a_clear_error(env):
+    err = await run_plugin(env, "get", "nope", expect_rc=1)
+    assert "error: 404" in err
+    err = await run_plugin(env, "promote", "nope", expect_rc=1)
+    assert "error: 404" in err
