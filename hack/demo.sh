@@ -4,7 +4,9 @@
 #   1. positions walks Canary → Parallel → Cutover 50 % → 100 % → Production, and legacy is
 #      retired;
 #   2. the rollout again, with a fault injected mid-cutover (the simulator drops the private
-#      sockets and refuses re-auth): the analysis rolls it back to legacy.
+#      sockets and refuses re-auth): the rollout's Prometheus analysis, or the chart's
+#      HybridStreamDisconnectedCritical alert posted by Alertmanager to the operator's
+#      webhook, whichever is first, rolls it back to legacy (the last line says which).
 # Builds whatever is missing first (the same hack/e2e-stack.sh the e2e tests use; a cold
 # machine takes 20-30 min for Kubernetes, a warm one seconds). Bounded: every wait has a
 # deadline; exits 0 when both rollouts ended as expected. The namespace stays for you to
@@ -84,7 +86,7 @@ main() {
   VENV=$(bash "$HACK_DIR/setup-python.sh")
   cleanup_previous
 
-  step "deploying the simulator, Prometheus and the operator chart into $NS"
+  step "deploying the simulator, Prometheus (with the chart's alerting rules), the operator chart and Alertmanager into $NS"
   bash "$HACK_DIR/e2e-stack.sh" deploy "$NS"
 
   step "opening positions on the simulator (XRPUSDT, LTCUSDT, BTCUSDT, ADAUSDT)"
@@ -114,7 +116,7 @@ main() {
   sleep 3  # one more refresh of the watch
   stop_watch
   sim_admin clear-faults '{}'
-  step "rollout 2 rolled back: $(k -n "$NS" get hsr "$ROLLOUT" -o jsonpath='{.status.lastFailure.message}')"
+  step "rollout 2 rolled back by $(k -n "$NS" get hsr "$ROLLOUT" -o jsonpath='{.status.lastFailure.source} {.status.lastFailure.name}: {.status.lastFailure.message}')"
   k -n "$NS" get configmap "$ROLLOUT-routing" -o jsonpath='{.data.routing\.json}' >&2; echo >&2
   KUBECONFIG="$KUBECONFIG" "$VENV/bin/kubectl-hsr" -n "$NS" history "$ROLLOUT" >&2
 

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The e2e/demo stack, shared by tests/e2e (fixtures) and hack/demo.sh:
 #   e2e-stack.sh images        kind cluster up, our stream/operator images and the Prometheus
-#                              image built and `kind load`ed; prints KUBECONFIG=, KUBECTL=,
-#                              HELM=, STREAM_IMAGE=, OPERATOR_IMAGE=, PROMETHEUS_IMAGE=
+#                              and Alertmanager images built and `kind load`ed; prints
+#                              KUBECONFIG=, KUBECTL=, HELM=, STREAM_IMAGE=, OPERATOR_IMAGE=,
+#                              PROMETHEUS_IMAGE=, ALERTMANAGER_IMAGE=
 #   e2e-stack.sh render FILE.. an example's manifests with the loaded images (env NAMESPACE)
-#   e2e-stack.sh deploy NS     in namespace NS: the simulator and Prometheus
-#                              (examples/04-local-simulator) and the operator chart (release
-#                              hs-NS, watching NS only), each waited for until available
+#   e2e-stack.sh deploy NS     in namespace NS: the simulator and Prometheus with the chart's
+#                              alerting rules (examples/04-local-simulator), the operator
+#                              chart (release hs-NS, watching NS only) and Alertmanager posting
+#                              to the operator's webhook, each waited for until available
 # Everything is cached/idempotent: a warm `images` takes a few seconds.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -20,41 +22,64 @@ import_vars() { local line; while IFS= read -r line; do [[ "$line" == *=* ]] && 
 images() {
   import_vars < <(bash "$HACK_DIR/kind.sh" up)
   import_vars < <(bash "$HACK_DIR/images/build.sh")
-  import_vars < <(bash "$HACK_DIR/images/prometheus.sh")
+  import_vars < <(bash "$HACK_DIR/images/monitoring.sh")
   local helm; helm=$(bash "$HACK_DIR/build-kube.sh" helm | sed -n 's/^HELM_BIN=//p')
-  with_progress "kind load (stream, operator, prometheus images)" \
-    bash "$HACK_DIR/kind.sh" load "$STREAM_IMAGE" "$OPERATOR_IMAGE" "$PROMETHEUS_IMAGE"
+  with_progress "kind load (stream, operator, prometheus, alertmanager images)" \
+    bash "$HACK_DIR/kind.sh" load "$STREAM_IMAGE" "$OPERATOR_IMAGE" "$PROMETHEUS_IMAGE" "$ALERTMANAGER_IMAGE"
   echo "KUBECONFIG=$KUBECONFIG"
   echo "KUBECTL=$KUBECTL"
   echo "HELM=$helm/helm"
   echo "STREAM_IMAGE=$STREAM_IMAGE"
   echo "OPERATOR_IMAGE=$OPERATOR_IMAGE"
   echo "PROMETHEUS_IMAGE=$PROMETHEUS_IMAGE"
+  echo "ALERTMANAGER_IMAGE=$ALERTMANAGER_IMAGE"
 }
 
 # The example manifests with the placeholder images replaced by the loaded ones and the
-# NAMESPACE placeholder (Prometheus' targets) by $NAMESPACE.
+# NAMESPACE placeholder (Prometheus' targets, the operator's release hs-NAMESPACE) by
+# $NAMESPACE.
 render() {
-  sed -e "s#\.NAMESPACE\.svc#.${NAMESPACE:-default}.svc#g" -e "s#image: hybridstream/stream:local#image: $STREAM_IMAGE#" \
+  local ns="${NAMESPACE:-default}"
+  sed -e "s#\.NAMESPACE\.svc#.$ns.svc#g" -e "s#hs-NAMESPACE-#hs-$ns-#g" \
+      -e "s#image: hybridstream/stream:local#image: $STREAM_IMAGE#" \
       -e "s#image: hybridstream/prometheus:local#image: $PROMETHEUS_IMAGE#" \
+      -e "s#image: hybridstream/alertmanager:local#image: ${ALERTMANAGER_IMAGE:-hybridstream/alertmanager:local}#" \
       < <(for f in "$@"; do echo "---"; cat "$f"; done)
+}
+
+# The chart's own PrometheusRule (the seed plan's alerts) as a plain Prometheus rules file:
+# Debian's Prometheus has no prometheus-operator to load the CRD. The socket-down threshold
+# is the example rollout's 4 s (the chart's default, 120 s, is for production).
+alert_rules() {
+  "$HELM" template "hs-$1" "$CHART" -n "$1" --show-only templates/prometheusrule.yaml \
+    --set monitoring.prometheusRule.enabled=true \
+    --set monitoring.prometheusRule.thresholds.disconnectedCriticalSeconds=4 \
+    | sed -n '/^spec:/,$p' | tail -n +2 | sed 's/^  //'
 }
 
 deploy() {
   local ns="${1:?usage: e2e-stack.sh deploy NAMESPACE}"
-  for v in KUBECONFIG KUBECTL HELM STREAM_IMAGE OPERATOR_IMAGE PROMETHEUS_IMAGE; do
+  for v in KUBECONFIG KUBECTL HELM STREAM_IMAGE OPERATOR_IMAGE PROMETHEUS_IMAGE ALERTMANAGER_IMAGE; do
     [[ -n "${!v:-}" ]] || die "$v is not set: run 'e2e-stack.sh images' first and export its output"
   done
   local k=("$KUBECTL" --kubeconfig "$KUBECONFIG" -n "$ns")
   "$KUBECTL" --kubeconfig "$KUBECONFIG" create namespace "$ns" --dry-run=client -o yaml \
     | "$KUBECTL" --kubeconfig "$KUBECONFIG" apply -f - >&2
-  log "deploy simulator and prometheus into $ns"
+  log "deploy simulator and prometheus (with the chart's alerting rules) into $ns"
+  local rules; rules=$(mktemp); alert_rules "$ns" >"$rules"
+  grep -q '^groups:' "$rules" || die "no alerting rules rendered from the chart"
+  "${k[@]}" create configmap prometheus-rules --from-file=hybridstream.yml="$rules" \
+    --dry-run=client -o yaml | "${k[@]}" apply -f - >&2
+  rm -f "$rules"
   NAMESPACE="$ns" render "$EXAMPLE/simulator.yaml" "$EXAMPLE/prometheus.yaml" | "${k[@]}" apply -f - >&2
   log "helm install hs-$ns (operator image $OPERATOR_IMAGE)"
   "$HELM" --kubeconfig "$KUBECONFIG" upgrade --install "hs-$ns" "$CHART" -n "$ns" \
     --set image.repository="${OPERATOR_IMAGE%:*}" --set image.tag="${OPERATOR_IMAGE##*:}" \
     --set image.pullPolicy=IfNotPresent --set operator.reconcileInterval=1 >&2
-  for d in simulator prometheus "hs-$ns-hybridstream-operator"; do
+  # Alertmanager reads the operator's webhook token from the Secret the chart created.
+  log "deploy alertmanager (posting to hs-$ns's webhook) into $ns"
+  NAMESPACE="$ns" render "$EXAMPLE/alertmanager.yaml" | "${k[@]}" apply -f - >&2
+  for d in simulator prometheus "hs-$ns-hybridstream-operator" alertmanager; do
     with_progress "rollout status deployment/$d" "${k[@]}" rollout status "deployment/$d" --timeout="$WAIT" >&2
   done
 }

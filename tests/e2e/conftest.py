@@ -68,12 +68,14 @@ def cluster() -> Iterator[Cluster]:
 
 @pytest.fixture(scope="session")
 def stack(cluster: Cluster) -> Stack:
-    """Stream, operator and Prometheus images built from this checkout and loaded into the
-    node, with the helm binary (hack/e2e-stack.sh images)."""
+    """Stream and operator images built from this checkout and the Prometheus and
+    Alertmanager images, loaded into the node, with the helm binary
+    (hack/e2e-stack.sh images)."""
     built = run_hack("e2e-stack.sh", "images")
     return Stack(cluster=cluster, helm=Path(built["HELM"]), stream_image=built["STREAM_IMAGE"],
                  operator_image=built["OPERATOR_IMAGE"],
-                 prometheus_image=built["PROMETHEUS_IMAGE"])
+                 prometheus_image=built["PROMETHEUS_IMAGE"],
+                 alertmanager_image=built["ALERTMANAGER_IMAGE"])
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +86,7 @@ def images(stack: Stack) -> Images:
 
 
 def run_deploy(stack: Stack, namespace: str) -> None:
-    """hack/e2e-stack.sh deploy: simulator, Prometheus and the operator chart."""
+    """hack/e2e-stack.sh deploy: simulator, Prometheus, the operator chart, Alertmanager."""
     result = subprocess.run(
         ["bash", str(REPO / "hack" / "e2e-stack.sh"), "deploy", namespace],
         capture_output=True, text=True, timeout=600, check=False,

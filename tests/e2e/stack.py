@@ -44,6 +44,7 @@ class Stack:
     stream_image: str
     operator_image: str
     prometheus_image: str
+    alertmanager_image: str
 
     @property
     def env(self) -> dict[str, str]:
@@ -51,19 +52,24 @@ class Stack:
         return {"KUBECONFIG": str(self.cluster.kubeconfig),
                 "KUBECTL": str(self.cluster.kubectl_bin), "HELM": str(self.helm),
                 "STREAM_IMAGE": self.stream_image, "OPERATOR_IMAGE": self.operator_image,
-                "PROMETHEUS_IMAGE": self.prometheus_image}
+                "PROMETHEUS_IMAGE": self.prometheus_image,
+                "ALERTMANAGER_IMAGE": self.alertmanager_image}
 
     def release(self, namespace: str) -> str:
         """The chart's release name in ``namespace`` (hack/e2e-stack.sh)."""
         return f"hs-{namespace}"
 
 
-def build_rollout(image: str, **steps: Any) -> dict[str, Any]:
-    """The example rollout with our image and ``steps`` overriding spec.steps keys."""
+def build_rollout(image: str, without_metrics: tuple[str, ...] = (),
+                  **steps: Any) -> dict[str, Any]:
+    """The example rollout with our image, ``steps`` overriding spec.steps keys and the
+    analysis metrics named in ``without_metrics`` left out."""
     doc = yaml.safe_load((EXAMPLE / "rollout.yaml").read_text())
     rollout = copy.deepcopy(doc)
     rollout["spec"]["workload"]["image"] = image
     rollout["spec"]["steps"].update(steps)
+    analysis = rollout["spec"]["analysis"]
+    analysis["metrics"] = [m for m in analysis["metrics"] if m["name"] not in without_metrics]
     return rollout
 
 

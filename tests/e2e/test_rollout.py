@@ -11,8 +11,10 @@ on 127.0.0.1) so the stream pods have real events to forward; every stream pod's
   every routing generation, legacy forwards every open symbol before the cutover and
   hybrid after it, no symbol goes unforwarded for long at any time, and legacy ends at 0;
 * a fault injected mid-cutover (the simulator drops the private sockets and refuses
-  re-auth) drives the analysis metric over its limit: the rollout rolls back to legacy with
-  no symbol left uncovered;
+  re-auth) fires the chart's HybridStreamDisconnectedCritical rule in Prometheus;
+  Alertmanager posts it to the operator's webhook and the rollout rolls back to legacy with
+  no symbol left uncovered (the rollout's own analysis does not watch that socket, so only
+  the alert can roll it back);
 * deleting the rollout and uninstalling the chart leave nothing behind but the CRDs.
 """
 
@@ -169,10 +171,9 @@ def test_fault_mid_cutover_rolls_back_with_every_symbol_covered(
 ) -> None:
     cluster, ns = stack.cluster, deployed
     recorder = PhaseRecorder(cluster, ns)
-    rollout = build_rollout(stack.stream_image, cutover=[
-        {"percent": 50, "pause": {"duration": "5m"}},
-        {"percent": 100, "pause": {"duration": "10s"}},
-    ])
+    rollout = build_rollout(stack.stream_image, without_metrics=("hybrid-private-disconnected",),
+                            cutover=[{"percent": 50, "pause": {"duration": "5m"}},
+                                     {"percent": 100, "pause": {"duration": "10s"}}])
     with port_forward(cluster, ns, "svc/simulator", SIM_PORT) as sim, \
             LogFollower(cluster, ns, tmp_path) as logs:
         open_positions(sim)
@@ -180,7 +181,7 @@ def test_fault_mid_cutover_rolls_back_with_every_symbol_covered(
         wait_until(stack, ns, lambda: recorder.poll().get("stepStartedAt")
                    and recorder.poll().get("phase") == "Cutover", "Cutover 50 % in force")
         # hybrid's private socket goes away and cannot come back: its
-        # hybridstream_ws_disconnected_seconds climbs past the metric's 4 s limit
+        # hybridstream_ws_disconnected_seconds climbs past the alert rule's 4 s
         admin(sim, "reject-auth", count=100000)
         admin(sim, "drop", kind="private", mode="reset")
         wait_until(stack, ns, lambda: recorder.poll().get("phase") == "RolledBack",
@@ -193,7 +194,10 @@ def test_fault_mid_cutover_rolls_back_with_every_symbol_covered(
         events = logs.events()
         admin(sim, "clear-faults")
 
-    assert status["lastFailure"]["name"] == "hybrid-private-disconnected", status["lastFailure"]
+    failure = status["lastFailure"]
+    assert (failure["source"], failure["name"]) == ("alert", "HybridStreamDisconnectedCritical"), \
+        failure
+    assert "private socket disconnected" in failure["message"], failure
     assert "RollingBack" in [p for p, _ in recorder.seen], recorder.seen
     assert (doc["hybridMode"], doc["hybridHigh"], doc["legacyLow"]) == ("canary", 0, 0), doc
     legacy = cluster.get_json("deployment", f"{ROLLOUT}-legacy", "-n", ns)
@@ -207,7 +211,8 @@ def test_fault_mid_cutover_rolls_back_with_every_symbol_covered(
 def test_uninstall_leaves_only_the_crds(stack: Stack, deployed: str) -> None:
     cluster, ns = stack.cluster, deployed
     cluster.apply(build_rollout(stack.stream_image), namespace=ns)
-    owned = "deployments,services,configmaps,serviceaccounts,roles,rolebindings,pods"
+    owned = ("deployments,services,configmaps,secrets,serviceaccounts,roles,rolebindings,pods,"
+             "kopfpeerings.kopf.dev")
     managed = "app.kubernetes.io/managed-by=hybridstream-operator"
 
     def names(selector: str) -> list[str]:
@@ -224,7 +229,8 @@ def test_uninstall_leaves_only_the_crds(stack: Stack, deployed: str) -> None:
                     release, "-n", ns, "--wait"], check=True, capture_output=True, timeout=180)
     instance = f"app.kubernetes.io/instance={release}"
     wait_until(stack, ns, lambda: not names(instance), "the release's namespaced objects gone")
-    cluster_scoped = cluster.get_json("clusterroles,clusterrolebindings", "-l", instance)
+    cluster_scoped = cluster.get_json(
+        "clusterroles,clusterrolebindings,clusterkopfpeerings.kopf.dev", "-l", instance)
     assert not cluster_scoped["items"], [i["metadata"]["name"] for i in cluster_scoped["items"]]
     # Helm never deletes CRDs it installed from crds/ (deleting one would delete every
     # rollout of every namespace): they stay, by Helm's design.

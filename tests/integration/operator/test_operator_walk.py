@@ -16,6 +16,10 @@ async def test_walks_every_phase_to_production(env, prometheus):
     apps = client.AppsV1Api(env.api)
     async with env.acking("walk") as acker:
         st = await env.wait_phase("walk", "Canary")
+        # kopf settings: our finalizer, and kopf's own state under our prefix only
+        meta = (await env.rollout("walk"))["metadata"]
+        assert "hybridstream.io/finalizer" in meta["finalizers"], meta
+        assert not [k for k in meta.get("annotations") or {} if k.startswith("kopf.")], meta
         legacy = await apps.read_namespaced_deployment("walk-legacy", env.namespace)
         hybrid = await apps.read_namespaced_deployment("walk-hybrid", env.namespace)
         assert (legacy.spec.replicas, hybrid.spec.replicas) == (1, 1)

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Builds the monitoring images of the e2e tests and the demo from Debian's packages (the same
+# ones hack/install-debian.sh puts on the host) on our local bookworm base
+# (hack/base-image.sh):
+#   hybridstream/prometheus:<debian-version>-<key>    (package prometheus)
+#   hybridstream/alertmanager:<debian-version>-<key>  (package prometheus-alertmanager)
+# Containers here reach no registry, so each .deb is fetched on the host with
+# `apt-get download` (cached per version) and its binary copied in. Debian builds both
+# against glibc only, which the bookworm base has.
+# Prints PROMETHEUS_IMAGE=... and ALERTMANAGER_IMAGE=...
+source "$(dirname "$(dirname "${BASH_SOURCE[0]}")")/lib.sh"
+
+candidate() { apt-cache policy "$1" | sed -n 's/^ *Candidate: *//p'; }
+
+fetch_deb() {
+  local package="$1" version="$2" out="$CACHE_DIR/debs/${1}_$2"
+  if [[ ! -f "$out/.complete" ]]; then
+    apt_install dpkg-dev
+    local tmp; tmp=$(mktemp -d)
+    (cd "$tmp" && apt-get download -qq "$package=$version" >/dev/null 2>&1) \
+      || { apt-get update -qq >/dev/null; (cd "$tmp" && apt-get download -qq "$package=$version" >/dev/null); }
+    rm -rf "$out"; mkdir -p "$out"
+    dpkg-deb -x "$tmp"/"${package}"_*.deb "$out"
+    rm -rf "$tmp"
+    touch "$out/.complete"
+  fi
+  echo "$out"
+}
+
+# build_image PACKAGE BINARY NAME WORKDIR: prints the image reference.
+build_image() {
+  local package="$1" binary="$2" name="$3" workdir="$4"
+  local base; base=$(bash "$HACK_DIR/base-image.sh" image bookworm)
+  local version; version=$(candidate "$package")
+  [[ -n "$version" && "$version" != "(none)" ]] || { apt-get update -qq >/dev/null; version=$(candidate "$package"); }
+  [[ -n "$version" && "$version" != "(none)" ]] || die "no Debian candidate for $package"
+  local key; key=$(printf '%s\n' "$base" "$version" "$package" | cat - "${BASH_SOURCE[0]}" | sha256sum | cut -c1-10)
+  local image="hybridstream/$name:${version//[^A-Za-z0-9_.-]/_}-$key"
+  if ! docker image inspect "$image" >/dev/null 2>&1; then
+    local root; root=$(fetch_deb "$package" "$version")
+    [[ -x "$root/usr/bin/$binary" ]] || die "$package has no /usr/bin/$binary"
+    local ctx; ctx=$(mktemp -d)
+    cp "$root/usr/bin/$binary" "$ctx/$binary"
+    cat >"$ctx/Dockerfile" <<DOCKERFILE
+FROM $base
+COPY $binary /usr/bin/$binary
+# nobody: the e2e/demo pods run it non-root with a read-only root and $workdir an emptyDir
+USER 65534
+WORKDIR $workdir
+ENTRYPOINT ["/usr/bin/$binary"]
+DOCKERFILE
+    with_progress "docker build $image" env DOCKER_BUILDKIT=0 docker build -q --force-rm -t "$image" "$ctx" >/dev/null
+    rm -rf "$ctx"
+    docker images --format '{{.Repository}}:{{.Tag}}' "hybridstream/$name" | grep -vx "$image" \
+      | xargs -r docker rmi >/dev/null 2>&1 || true
+  fi
+  echo "$image"
+}
+
+main() {
+  bash "$HACK_DIR/docker.sh" up
+  echo "PROMETHEUS_IMAGE=$(build_image prometheus prometheus prometheus /prometheus)"
+  echo "ALERTMANAGER_IMAGE=$(build_image prometheus-alertmanager prometheus-alertmanager alertmanager /alertmanager)"
+}
+main "$@"
