@@ -8,10 +8,12 @@ messages per CPU-second of the client process and latency from the simulator's `
 first point user code holds the new merged mark price (ours: the sink; pybit: its callback;
 ccxt: after ``await watch_ticker``), p50/p99 over the mark-changing pushes all three
 delivered, and ratios to ours. A fourth process, *floor* (bare aiohttp + orjson), is the
-reference no client can beat. Bounded: about a minute in total. Results:
+reference no client can beat. The comparison runs once per load (symbols x push interval):
+by default a light feed and the full one the simulator issue sizes (500 symbols, a push
+per symbol every 100 ms). Bounded: about a minute per load. Results:
 bench/results/stream.md.
 
-    python bench/bench_stream.py [--seconds 12] [--symbols 60] [--interval-ms 50]
+    python bench/bench_stream.py [--seconds 12] [--loads 60x50,500x100]
 """
 
 from __future__ import annotations
@@ -329,12 +331,12 @@ def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "n/a"
 
 
-def run_clients(args: argparse.Namespace, port: int) -> dict[str, dict[str, Any]]:
+def run_clients(args: argparse.Namespace, port: int, symbols: int) -> dict[str, dict[str, Any]]:
     """All three clients at once, each in its own process, over one common window."""
     start_at = time.time() + args.startup
     procs = {name: subprocess.Popen(
         [sys.executable, __file__, "--role", f"client-{name}", "--base", f"127.0.0.1:{port}",
-         "--seconds", str(args.seconds), "--symbols", str(args.symbols),
+         "--seconds", str(args.seconds), "--symbols", str(symbols),
          "--start-at", str(start_at)], stdout=subprocess.PIPE, text=True)
         for name in CLIENTS + REFERENCES}
     raw = {}
@@ -354,37 +356,10 @@ def run_clients(args: argparse.Namespace, port: int) -> dict[str, dict[str, Any]
         "_common": {"samples": len(common)}}
 
 
-def write_report(core: dict, clients: dict[str, dict], args: argparse.Namespace) -> str:
+def build_load_table(clients: dict[str, dict]) -> list[str]:
+    """One load's comparison table."""
     ours = clients["hybridstream"]
     lines = [
-        "# Stream benchmark",
-        "",
-        f"Run: `python bench/bench_stream.py --seconds {args.seconds} --symbols {args.symbols} "
-        f"--interval-ms {args.interval_ms}` on {os.cpu_count()} shared cores, "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
-        "",
-        "## Same simulator feed, three clients at once (one process each, same window)",
-        "",
-        f"{args.symbols} symbols, one ticker push per symbol every {args.interval_ms} ms; "
-        "the simulator runs in its own process and fans every push out to all three clients "
-        f"during one common {args.seconds} s window.",
-        "",
-        "* *messages*: ticker frames the client handed to user code in the window; *CPU s*: "
-        "user+system CPU of the client's own process (`getrusage(RUSAGE_SELF)`, all its "
-        "threads) across the window; *msgs/CPU-s* = messages / CPU s (higher is better).",
-        "* *latency*: simulator `ts` of the ticker push (ms resolution) -> wall clock at the "
-        "first point user code holds the new merged mark price: ours, the sink "
-        "(`position.update`, after merge, routing and the outbox); pybit, its ticker "
-        "callback; ccxt, the statement after `await watch_ticker`. Only pushes that change a "
-        "symbol's mark price are sampled, for all three. *p50/p99* are over the "
-        f"{clients['_common']['samples']} pushes that all three delivered (same messages); "
-        "*own* columns use every sample of that client. Our message count is read from "
-        "`hybridstream_events_total` at the window edges, so it can differ from the others' "
-        "by one 50 ms batch (< 0.5 %).",
-        "* *floor* is a reference measured in the same run, not a competitor: a bare aiohttp "
-        "reader that decodes with orjson and tracks marks, nothing else. Its latency is what "
-        "the simulator, the kernel and one process wake-up cost; no client can go below it.",
-        "",
         "| client | messages | CPU s | msgs/CPU-s | p50 ms | p99 ms | own samples | own p99 ms |"
         " msgs/CPU-s: ours / client | p99: client / ours |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -395,6 +370,54 @@ def write_report(core: dict, clients: dict[str, dict], args: argparse.Namespace)
                      f"{r['p50_ms']} | {r['p99_ms']} | {r['samples']} | {r['own_p99_ms']} | "
                      f"{ratio(ours['msgs_per_cpu_s'], r['msgs_per_cpu_s'])} | "
                      f"{ratio(r['p99_ms'], ours['p99_ms'])} |")
+    return lines
+
+
+def write_report(core: dict, runs: list[tuple[int, int, dict[str, dict]]],
+                 args: argparse.Namespace) -> str:
+    lines = [
+        "# Stream benchmark",
+        "",
+        f"Run: `python bench/bench_stream.py --seconds {args.seconds} --loads {args.loads}` on "
+        f"{os.cpu_count()} shared cores, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        "",
+        "## Same simulator feed, three clients at once (one process each, same window)",
+        "",
+        "Per load (symbols, one ticker push per symbol per interval), the simulator runs in its "
+        "own process and fans every push out to all clients during one common "
+        f"{args.seconds} s window.",
+        "",
+        "* *messages*: ticker frames the client handed to user code in the window; *CPU s*: "
+        "user+system CPU of the client's own process (`getrusage(RUSAGE_SELF)`, all its "
+        "threads) across the window; *msgs/CPU-s* = messages / CPU s (higher is better).",
+        "* *latency*: simulator `ts` of the ticker push (ms resolution) -> wall clock at the "
+        "first point user code holds the new merged mark price: ours, the sink "
+        "(`position.update`, after merge, routing and the outbox); pybit, its ticker "
+        "callback; ccxt, the statement after `await watch_ticker`. Only pushes that change a "
+        "symbol's mark price are sampled, for all three. *p50/p99* are over the pushes that "
+        "all three delivered (same messages); *own* columns use every sample of that client. "
+        "Our message count is read from `hybridstream_events_total` at the window edges, so "
+        "it can differ from the others' by one batch (< 0.5 %).",
+        "* *floor* is a reference measured in the same run, not a competitor: a bare aiohttp "
+        "reader that decodes with orjson and tracks marks, nothing else. Its latency is what "
+        "the simulator, the kernel and one process wake-up cost; no client can go below it.",
+        "",
+        "| load | pushes/s per client | msgs/CPU-s: ours / pybit | ours / ccxt | "
+        "p99: pybit / ours | ccxt / ours | p99 ms: ours, pybit, ccxt, floor |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for symbols, interval_ms, clients in runs:
+        o, p, c, f = (clients[n] for n in ("hybridstream", "pybit", "ccxt", "floor"))
+        lines.append(
+            f"| {symbols} x {interval_ms} ms | {symbols * 1000 // interval_ms} | "
+            f"{ratio(o['msgs_per_cpu_s'], p['msgs_per_cpu_s'])} | "
+            f"{ratio(o['msgs_per_cpu_s'], c['msgs_per_cpu_s'])} | "
+            f"{ratio(p['p99_ms'], o['p99_ms'])} | {ratio(c['p99_ms'], o['p99_ms'])} | "
+            f"{o['p99_ms']}, {p['p99_ms']}, {c['p99_ms']}, {f['p99_ms']} |")
+    for symbols, interval_ms, clients in runs:
+        lines += ["", f"### {symbols} symbols, a push per symbol every {interval_ms} ms "
+                      f"({clients['_common']['samples']} pushes delivered to all three)", ""]
+        lines += build_load_table(clients)
     lines += [
         "",
         "## Our parse + merge + route path alone (no sockets, one core)",
@@ -411,11 +434,38 @@ def write_report(core: dict, clients: dict[str, dict], args: argparse.Namespace)
     return "\n".join(lines)
 
 
+def parse_loads(text: str) -> list[tuple[int, int]]:
+    """``60x50,500x100`` -> [(60, 50), (500, 100)] (symbols x push interval in ms)."""
+    loads = []
+    for part in text.split(","):
+        symbols, _, interval = part.strip().partition("x")
+        if not (symbols.isdigit() and interval.isdigit()):
+            raise argparse.ArgumentTypeError(f"load {part!r}: want SYMBOLSxINTERVAL_MS")
+        loads.append((int(symbols), int(interval)))
+    return loads
+
+
+def run_load(args: argparse.Namespace, symbols: int, interval_ms: int) -> dict[str, dict]:
+    """One simulator process at this load and every client against it."""
+    port = free_port()
+    sim = subprocess.Popen([sys.executable, __file__, "--role", "simulator", "--base", str(port),
+                            "--symbols", str(symbols), "--interval-ms", str(interval_ms)],
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        assert sim.stdout is not None and sim.stdout.readline().strip() == "READY"
+        return run_clients(args, port, symbols)
+    finally:
+        sim.send_signal(signal.SIGTERM)
+        sim.wait(timeout=20)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=12.0)
-    parser.add_argument("--symbols", type=int, default=60)
-    parser.add_argument("--interval-ms", type=int, default=50)
+    parser.add_argument("--loads", default="60x50,500x100",
+                        help="comma-separated SYMBOLSxINTERVAL_MS feeds to compare under")
+    parser.add_argument("--symbols", type=int, default=60, help=argparse.SUPPRESS)
+    parser.add_argument("--interval-ms", type=int, default=50, help=argparse.SUPPRESS)
     parser.add_argument("--startup", type=float, default=10.0,
                         help="seconds the clients get to import, connect and subscribe")
     parser.add_argument("--role", default="main")
@@ -433,21 +483,16 @@ def main() -> int:
         # The measurement is over: skip interpreter teardown, which pybit's non-daemon
         # WebSocket threads can hang after ``exit()`` (seen once in about ten runs).
         os._exit(0)
+    loads = parse_loads(args.loads)
     core = bench_core()
     print("core:", core, flush=True)
-    port = free_port()
-    sim = subprocess.Popen([sys.executable, __file__, "--role", "simulator", "--base", str(port),
-                            "--symbols", str(args.symbols), "--interval-ms",
-                            str(args.interval_ms)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert sim.stdout is not None and sim.stdout.readline().strip() == "READY"
-        clients = run_clients(args, port)
-    finally:
-        sim.send_signal(signal.SIGTERM)
-        sim.wait(timeout=20)
-    for name, r in clients.items():
-        print(name, r, flush=True)
-    report = write_report(core, clients, args)
+    runs = []
+    for symbols, interval_ms in loads:
+        clients = run_load(args, symbols, interval_ms)
+        for name, r in clients.items():
+            print(f"{symbols}x{interval_ms}", name, r, flush=True)
+        runs.append((symbols, interval_ms, clients))
+    report = write_report(core, runs, args)
     if RESULTS.exists() and HISTORY_MARKER in RESULTS.read_text():
         previous = RESULTS.read_text()  # the hand-kept history survives a re-run
         report += "\n" + previous[previous.index(HISTORY_MARKER):]

@@ -66,17 +66,21 @@ build_etcd() {
   echo "ETCD_BIN=$out/bin"
 }
 
-# Plain `go install` works for tools without staging replaces.
+# Plain `go install` works for tools without staging replaces. LDFLAGS (env) carries the
+# -X flags a tool needs for a right `version`; a build with other flags is redone.
 go_install() {
   local name="$1" version="$2"; shift 2
-  local out="$CACHE_DIR/$name-$version"
+  local out="$CACHE_DIR/$name-$version" flags="-s -w ${LDFLAGS:-}"
   local missing=0
   for pkg in "$@"; do [[ -x "$out/bin/$(basename "${pkg%@*}")" ]] || missing=1; done
+  [[ "$(cat "$out/.ldflags" 2>/dev/null)" == "$flags" ]] || missing=1
   if (( missing )); then
     mkdir -p "$out/bin"
     for pkg in "$@"; do
-      with_progress "go install $pkg@$version" env GOBIN="$out/bin" CGO_ENABLED=0 go install -trimpath "$pkg@$version"
+      with_progress "go install $pkg@$version" env GOBIN="$out/bin" CGO_ENABLED=0 \
+        go install -trimpath -ldflags "$flags" "$pkg@$version"
     done
+    echo "$flags" >"$out/.ldflags"
   fi
   echo "$(echo "$name" | tr 'a-z-' 'A-Z_')_BIN=$out/bin"
 }
@@ -90,7 +94,9 @@ main() {
       etcd) build_etcd ;;
       kwok) go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl ;;
       kind) go_install kind "$KIND_VERSION" sigs.k8s.io/kind ;;
-      helm) go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
+      # helm's own Makefile sets its version this way; without it `helm version` says "v3.19".
+      helm) LDFLAGS="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+              go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
       *) die "unknown tool: $w" ;;
     esac
   done

@@ -27,9 +27,10 @@ fetch_deb() {
   echo "$out"
 }
 
-# build_image PACKAGE BINARY NAME WORKDIR: prints the image reference.
+# build_image PACKAGE BINARY NAME WORKDIR [DATA_DIR]: prints the image reference. DATA_DIR
+# (a path inside the package) is copied along: files the binary opens at run time.
 build_image() {
-  local package="$1" binary="$2" name="$3" workdir="$4"
+  local package="$1" binary="$2" name="$3" workdir="$4" data="${5:-}"
   local base; base=$(bash "$HACK_DIR/base-image.sh" image bookworm)
   local version; version=$(candidate "$package")
   [[ -n "$version" && "$version" != "(none)" ]] || { apt-get update -qq >/dev/null; version=$(candidate "$package"); }
@@ -41,9 +42,12 @@ build_image() {
     [[ -x "$root/usr/bin/$binary" ]] || die "$package has no /usr/bin/$binary"
     local ctx; ctx=$(mktemp -d)
     cp "$root/usr/bin/$binary" "$ctx/$binary"
+    mkdir -p "$ctx/data${data:+/$data}"
+    [[ -z "$data" ]] || cp -a "$root/$data/." "$ctx/data/$data/"
     cat >"$ctx/Dockerfile" <<DOCKERFILE
 FROM $base
 COPY $binary /usr/bin/$binary
+COPY data/ /
 # nobody: the e2e/demo pods run it non-root with a read-only root and $workdir an emptyDir
 USER 65534
 WORKDIR $workdir
@@ -60,6 +64,7 @@ DOCKERFILE
 main() {
   bash "$HACK_DIR/docker.sh" up
   echo "PROMETHEUS_IMAGE=$(build_image prometheus prometheus prometheus /prometheus)"
-  echo "ALERTMANAGER_IMAGE=$(build_image prometheus-alertmanager prometheus-alertmanager alertmanager /alertmanager)"
+  # Alertmanager loads its default notification templates from the package's data dir.
+  echo "ALERTMANAGER_IMAGE=$(build_image prometheus-alertmanager prometheus-alertmanager alertmanager /alertmanager usr/share/prometheus/alertmanager)"
 }
 main "$@"
