@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from hybridstream.routing import ACK_ANNOTATION, CONFIGMAP_KEY, RoutingDocument
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.plugins.processes import LoggedProcess, free_port
 
@@ -205,3 +207,11 @@ async def run_plugin(env: Any, *args: str, expect_rc: int = 0) -> str:
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == expect_rc, (proc.returncode, out.decode(), err.decode())
     return (out if expect_rc == 0 else err).decode()
+
+
+async def scrape_operator(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The operator's /metrics as {(sample name, sorted labels): value}."""
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as r:
+        text = await r.text()
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 import yaml
 from hybridstream.routing import Mode
-from operator_harness import TOKEN, rollout_manifest, send_intent, wait_until
+from operator_harness import TOKEN, rollout_manifest, scrape_operator, send_intent, wait_until
 
 from tests.plugins.alertmanager import webhook_config
 from tests.plugins.prometheus import scrape_config
@@ -192,6 +192,10 @@ async def test_real_alertmanager_chain_rolls_back(env, prometheus_factory, alert
         assert held and held[0]["labels"]["rollout"] == "amc", held
         st = await env.wait_phase("amc", "RolledBack", started=False)
     assert all(d.legacy_low <= d.effective_hybrid_high for d in acker.seen)
+    metrics = await scrape_operator(env.operator.url)
+    labels = tuple(sorted({"namespace": env.namespace, "rollout": "amc"}.items()))
+    assert metrics[("hybridstream_operator_rollbacks_total", labels)] == 1.0
+    assert metrics.get(("hybridstream_operator_reconcile_errors_total", labels), 0.0) == 0.0
     assert (acker.seen[-1].hybrid_high, acker.seen[-1].legacy_low) == (0, 0)
 
 

@@ -7,8 +7,14 @@ from __future__ import annotations
 import aiohttp
 from hybridstream.routing import Mode
 from kubernetes_asyncio import client
-from operator_harness import API_KEY, API_SECRET, rollout_manifest, run_plugin, wait_until
-from prometheus_client.parser import text_string_to_metric_families
+from operator_harness import (
+    API_KEY,
+    API_SECRET,
+    rollout_manifest,
+    run_plugin,
+    scrape_operator,
+    wait_until,
+)
 
 
 async def test_walks_every_phase_to_production(env, prometheus):
@@ -101,12 +107,8 @@ async def test_operator_serves_metrics_and_liveness(env, prometheus):
 
     async with aiohttp.ClientSession() as http:
         async def scrape():
-            async with http.get(f"{env.operator.url}/metrics") as r:
-                text = await r.text()
             seen.clear()
-            for family in text_string_to_metric_families(text):
-                for sample in family.samples:
-                    seen[sample.name, tuple(sorted(sample.labels.items()))] = sample.value
+            seen.update(await scrape_operator(env.operator.url))
             return value("hybridstream_operator_rollout_phase", phase="Paused") == 1.0
         await wait_until(scrape, what="operator metrics", diagnostics=lambda: str(seen))
         assert value("hybridstream_operator_rollout_phase", phase="Parallel") == 0.0

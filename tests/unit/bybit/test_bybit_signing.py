@@ -1,5 +1,6 @@
-"""Signing pinned to the strings in Bybit's documentation; the expected HMACs are computed
-here with ``hmac`` directly, so a change in ``signing`` that alters the output fails."""
+"""Signing pinned to the strings in Bybit's documentation: HMACs recomputed here with
+``hmac`` and, for the documented payloads, literal known answers from openssl, so a change
+in ``signing`` that alters the output fails."""
 
 from __future__ import annotations
 
@@ -66,3 +67,16 @@ def test_verify_accepts_only_the_matching_signature(secret: str, payload: str) -
     assert verify(good, good)
     assert verify(good, good.upper())
     assert not verify(good, _hmac(secret + "x", payload))
+
+
+#: Known answers computed independently with ``openssl dgst -sha256 -hmac
+#: TEST-SECRET-not-real`` over the documented payloads: a literal, so a change of hash,
+#: encoding or concatenation fails even if the ``hmac`` call above changed with it.
+KNOWN_REST_SIGNATURE = "b64d5b0ff140b3126192f4893c481826178fdd5886b990c97acdb3b060dda9e5"
+KNOWN_WS_SIGNATURE = "43d0b38fe1b11f5ec33fc17aaa304158305617295c6225fd739b572b30a0ba19"
+
+
+def test_signatures_match_independently_computed_known_answers() -> None:
+    assert sign_rest(SECRET, 1658384314791, "XXXXXXXXXX", 5000,
+                     "category=option&symbol=BTC-29JUL22-25000-C") == KNOWN_REST_SIGNATURE
+    assert sign_ws_auth(SECRET, 1662350400000) == KNOWN_WS_SIGNATURE
