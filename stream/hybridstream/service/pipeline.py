@@ -36,6 +36,7 @@ class Pipeline:
                                                            "filtered": 0, "sink_failures": 0})
     _forward_doc: RoutingDocument | None = field(default=None, repr=False)
     _forward_by_symbol: dict[str, bool] = field(default_factory=dict, repr=False)
+    _in_flight: asyncio.Future[None] | None = field(default=None, repr=False)
 
     def received(self, kind: str, source: Source, count: int = 1) -> None:
         """Count exchange messages (``hybridstream_events_total``)."""
@@ -71,14 +72,20 @@ class Pipeline:
         self.metrics.routing_range.labels(bound="high").set(high)
 
     async def drain(self) -> None:
-        """Forever: take batches from the outbox and hand them to the sink."""
+        """Forever: take batches from the outbox and hand them to the sink. Cancelling the
+        drain (shutdown) never abandons a batch half-sent: the delivery is shielded and
+        :meth:`flush` finishes it first."""
         while True:
             batch = await self.outbox.get_batch()
-            await self._deliver(batch)
+            self._in_flight = asyncio.ensure_future(self._deliver(batch))
+            await asyncio.shield(self._in_flight)
 
     async def flush(self, budget_seconds: float) -> None:
-        """Deliver what is queued (graceful shutdown), giving up after ``budget_seconds``."""
+        """Finish the batch in flight, then deliver what is queued (graceful shutdown),
+        giving up after ``budget_seconds``."""
         deadline = time.monotonic() + budget_seconds
+        if self._in_flight is not None and not self._in_flight.done():
+            await asyncio.wait_for(asyncio.shield(self._in_flight), budget_seconds)
         while len(self.outbox) and time.monotonic() < deadline:
             batch = await self.outbox.get_batch()
             await asyncio.wait_for(self._deliver(batch), max(0.1, deadline - time.monotonic()))

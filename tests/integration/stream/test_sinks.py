@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -14,7 +15,8 @@ from hybridstream.simulator.app import running_simulator
 
 from tests.plugins.processes import free_port
 
-from .harness import KEY, build_settings, eventually
+from .harness import KEY, build_settings, eventually, open_positions
+from .journal_checks import assess_journal
 
 EVENTS = [{"type": "execution", "symbol": "BTCUSDT", "seq": i, "data": {"execId": f"e{i}"}}
           for i in range(3)]
@@ -83,3 +85,53 @@ async def test_service_forwards_into_redis_streams(redis_url: str) -> None:
                                          e["symbol"] == "BTCUSDT" for e in forwarded()),
                              "position.update in the Redis stream")
             assert {"order", "execution"} <= {e["type"] for e in forwarded()}
+
+
+async def test_shutdown_delivers_the_batch_in_flight_and_everything_queued() -> None:
+    """A graceful stop (what SIGTERM runs) while a slow webhook holds a batch: that batch is
+    still answered, and what queued behind it is delivered before the sockets close. A
+    batch counts as delivered only if the receiver could answer it (a client that hung up
+    got no answer and must assume nothing arrived)."""
+    delivered: list[dict] = []
+    first_batch: list[dict] = []
+    in_flight = asyncio.Event()
+
+    async def hook(request: web.Request) -> web.Response:
+        events = (await request.json())["events"]
+        if not in_flight.is_set():
+            first_batch.extend(events)
+            in_flight.set()
+        await asyncio.sleep(0.5)  # a slow consumer: later events queue meanwhile
+        if request.transport is not None and not request.transport.is_closing():
+            delivered.extend(events)
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner, port = await start_server(app, "127.0.0.1", 0)
+    try:
+        async with running_simulator(symbols=6) as sim:
+            settings = build_settings(sim, HYBRID_SINK="webhook",
+                                      HYBRID_SINK_URL=f"http://127.0.0.1:{port}/hook")
+            async with StreamService(settings) as service:
+                await eventually(service.is_ready, "ready")
+                symbols = list(sim.market.instruments)
+                sim.control.open_position(KEY, symbols[0], "Buy",
+                                          sim.market.instruments[symbols[0]].min_qty)
+                await eventually(in_flight.is_set, "a batch in flight at the webhook")
+                for symbol in symbols[1:]:  # queued behind the batch in flight
+                    sim.control.open_position(KEY, symbol, "Buy",
+                                              sim.market.instruments[symbol].min_qty)
+                await eventually(lambda: {s for s, _ in open_positions(service)} == set(symbols)
+                                 and len(service.pipeline.outbox), "the later positions queued")
+            # the context's exit is the graceful stop
+            problems = assess_journal(sim, delivered)
+    finally:
+        await runner.cleanup()
+    assert not problems, problems
+    assert {e["symbol"] for e in delivered if e["type"].startswith("position.")} == set(symbols)
+
+    def identity(e: dict) -> tuple:
+        return e["type"], e["symbol"], e["seq"], e["receiveTime"]
+    assert {identity(e) for e in first_batch} <= {identity(e) for e in delivered}, \
+        "the batch in flight at shutdown was abandoned"
