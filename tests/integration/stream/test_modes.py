@@ -110,6 +110,24 @@ async def test_canary_monitors_without_forwarding_and_serves_its_surface() -> No
         assert subs == {"count": 1, "topics": ["tickers.ETHUSDT"]}
 
 
+async def test_readyz_is_503_until_authenticated_and_seeded() -> None:
+    """Kubernetes must not count a pod that cannot authenticate as available: /readyz
+    answers 503 (while /healthz stays 200, so it is not restarted in a loop) until the
+    private socket is authenticated and positions are seeded."""
+    async with running_simulator(symbols=3) as sim:
+        sim.control.reject_auth(100_000)
+        async with running_stream(build_settings(sim)) as (service, _):
+            await eventually(lambda: sample(service, "hybridstream_errors_total",
+                                            category="auth") >= 1, "an auth rejection")
+            code, body = await http_get(service, "/readyz")
+            assert (code, json.loads(body)) == (503, {"ready": False})
+            assert (await http_get(service, "/healthz"))[0] == 200
+            sim.control.clear_faults()
+            await eventually(service.is_ready, "ready once auth is accepted")
+            code, body = await http_get(service, "/readyz")
+            assert (code, json.loads(body)) == (200, {"ready": True})
+
+
 async def test_parallel_compares_prices_and_flags_divergence() -> None:
     async with running_simulator(symbols=4) as sim, \
             running_stream(build_settings(sim, HYBRID_MODE="parallel")) as (service, buffer):
