@@ -88,6 +88,11 @@ async def test_step_back_returns_to_the_previous_percentage(env, prometheus, met
     states = [(d.hybrid_high, d.legacy_low) for d in acker.seen]
     back = states[states.index((100, 100)):]
     assert back.index((100, 50)) < back.index((50, 50))  # l went down before h
+    assert st["lastFailure"]["action"] == "step-back" and st["lastFailure"]["value"] == "9"
+    assert any(h["reason"].startswith("step back:") and h.get("stepIndex") == 0
+               for h in st["history"]), st["history"]
+    warnings = [e.message for e in await env.events("sb") if e.reason == "AnalysisFailed"]
+    assert any("last value 9" in m for m in warnings), warnings
 
 
 async def test_hold_pauses_until_resumed(env, prometheus, metrics_source):
@@ -99,6 +104,8 @@ async def test_hold_pauses_until_resumed(env, prometheus, metrics_source):
         st = await env.wait_phase("hold", "Paused", started=False)
         assert st["pausedFrom"] == "Canary" and st["lastFailure"]["value"] == "9"
         assert st["lastFailure"]["action"] == "hold"
+        warnings = [e.message for e in await env.events("hold") if e.reason == "AnalysisFailed"]
+        assert any("last value 9" in m for m in warnings), warnings
         metrics_source.lag.set(0)
         await send_intent(env.custom, env.namespace, "hold", "resume", "r1")
         st = await env.wait_phase("hold", "Canary")

@@ -10,6 +10,25 @@ from hybridstream_operator.logic.peering import derive_priority
 from operator_harness import OperatorProcess, rollout_manifest, wait_until
 
 TRANSITION = "hybridstream_operator.handlers.reconcile"
+PAUSED, RESUMED = "Pausing operations in favour of", "Resuming operations after the pause"
+
+
+def since_last_start(replica: OperatorProcess) -> str:
+    """The replica's log since its latest start (each start logs its peering priority)."""
+    text = replica.process.log.read_text()
+    return text[text.rfind("with priority"):]
+
+
+def yielded(replica: OperatorProcess) -> bool:
+    """kopf starts a peering operator paused and logs only changes: a replica has yielded
+    when it paused in favour of a peer, or never resumed since it started."""
+    text = since_last_start(replica)
+    return text.rfind(PAUSED) >= text.rfind(RESUMED)
+
+
+def resumed(replica: OperatorProcess) -> bool:
+    text = since_last_start(replica)
+    return text.rfind(RESUMED) > text.rfind(PAUSED)
 
 
 async def test_standby_replica_takes_over_after_the_active_one_dies(env, prometheus, tmp_path):
@@ -20,10 +39,10 @@ async def test_standby_replica_takes_over_after_the_active_one_dies(env, prometh
     standby = env.operator  # priority 0, started by the fixture
     steps = {"canary": {"duration": "3s"}, "parallel": {"duration": "3s"}}
 
-    async def standby_paused():
-        return "Pausing operations in favour of" in standby.process.log.read_text()
-    await wait_until(standby_paused, what="the standby to yield to the primary",
-                     diagnostics=standby.tail)
+    async def settled():
+        return resumed(primary) and yielded(standby)
+    await wait_until(settled, what="the primary to resume and the standby to yield",
+                     diagnostics=lambda: primary.tail() + standby.tail())
     env.cluster.apply(rollout_manifest("ha", prometheus.url, **steps), namespace=env.namespace)
     try:
         async with env.acking("ha"):
@@ -39,7 +58,7 @@ async def test_standby_replica_takes_over_after_the_active_one_dies(env, prometh
                                   diagnostics=standby.tail)
     finally:
         primary.stop()
-    assert "Resuming operations after the pause" in standby.process.log.read_text()
+    assert RESUMED in standby.process.log.read_text()
     assert TRANSITION in standby.process.log.read_text()
     assert [(h["phase"], h.get("stepIndex")) for h in st["history"]] == [
         ("Canary", None), ("Parallel", None), ("Cutover", 0), ("Cutover", 1),
@@ -62,10 +81,13 @@ async def test_replicas_configured_alike_do_not_all_pause(env, prometheus, tmp_p
     active = by_name[active_name]
     standby = by_name[next(n for n in names if n != active_name)]
     try:
-        async def standby_paused():
-            return "Pausing operations in favour of" in standby.process.log.read_text()
-        await wait_until(standby_paused, what="the lower-priority replica to yield",
-                         diagnostics=standby.tail)
+        # Both start at once, so the standby may never log a pause (it starts paused and
+        # simply never resumes): wait for the active one to resume and the standby to be
+        # paused by then.
+        async def settled():
+            return resumed(active) and yielded(standby)
+        await wait_until(settled, what="the higher-priority replica to resume and the other "
+                         "to stay paused", diagnostics=lambda: active.tail() + standby.tail())
         env.cluster.apply(rollout_manifest("alike", prometheus.url), namespace=env.namespace)
         async with env.acking("alike"):
             await env.wait_phase("alike", "Parallel", within=90)
