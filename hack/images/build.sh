@@ -5,6 +5,8 @@
 # Containers here cannot reach PyPI, so the locked dependencies are built as wheels on the
 # host (cached per lock-file hash) and installed with --no-index inside the build. The tag
 # key hashes every input, so a warm run with unchanged sources builds nothing.
+# With HYBRIDSTREAM_STOCK_IMAGES=1 (users with internet) the base is the Dockerfile's public
+# python:3.11-slim and pip installs the lock file from PyPI inside the build instead.
 # Prints STREAM_IMAGE=... and OPERATOR_IMAGE=...
 source "$(dirname "$(dirname "${BASH_SOURCE[0]}")")/lib.sh"
 cd "$REPO_DIR"
@@ -46,10 +48,15 @@ prune_dangling() { docker image prune -f >/dev/null; }
 
 main() {
   bash "$HACK_DIR/docker.sh" up
-  local base; base=$(bash "$HACK_DIR/base-image.sh" image python)
+  local stock="${HYBRIDSTREAM_STOCK_IMAGES:-0}" base
+  if [[ "$stock" == 1 ]]; then base=python:3.11-slim; else base=$(bash "$HACK_DIR/base-image.sh" image python); fi
   local version; version=$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
   local tag; tag="$version-$(source_key "$base")"
   local stream="hybridstream/stream:$tag" operator="hybridstream/operator:$tag"
+  if [[ "$stock" == 1 ]] && ! docker image inspect "$stream" >/dev/null 2>&1; then
+    with_progress "docker build $stream (stock base)" env DOCKER_BUILDKIT=0 docker build -q \
+      --force-rm --build-arg BASE_IMAGE="$base" -t "$stream" . >/dev/null
+  fi
   if ! docker image inspect "$stream" >/dev/null 2>&1; then
     local venv; venv=$(bash "$HACK_DIR/setup-python.sh")
     local wheels; wheels=$(build_wheels "$venv")

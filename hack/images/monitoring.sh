@@ -7,6 +7,8 @@
 # Containers here reach no registry, so each .deb is fetched on the host with
 # `apt-get download` (cached per version) and its binary copied in. Debian builds both
 # against glibc only, which the bookworm base has.
+# With HYBRIDSTREAM_STOCK_IMAGES=1 (users with internet) the upstream images of the same
+# versions are pulled instead (STOCK_PROMETHEUS_IMAGE / STOCK_ALERTMANAGER_IMAGE override).
 # Prints PROMETHEUS_IMAGE=... and ALERTMANAGER_IMAGE=...
 source "$(dirname "$(dirname "${BASH_SOURCE[0]}")")/lib.sh"
 
@@ -61,8 +63,18 @@ DOCKERFILE
   echo "$image"
 }
 
+stock_image() {
+  docker image inspect "$1" >/dev/null 2>&1 || with_progress "docker pull $1" docker pull -q "$1" >/dev/null
+  echo "$1"
+}
+
 main() {
   bash "$HACK_DIR/docker.sh" up
+  if [[ "${HYBRIDSTREAM_STOCK_IMAGES:-0}" == 1 ]]; then
+    echo "PROMETHEUS_IMAGE=$(stock_image "${STOCK_PROMETHEUS_IMAGE:-prom/prometheus:v2.42.0}")"
+    echo "ALERTMANAGER_IMAGE=$(stock_image "${STOCK_ALERTMANAGER_IMAGE:-prom/alertmanager:v0.25.0}")"
+    return
+  fi
   echo "PROMETHEUS_IMAGE=$(build_image prometheus prometheus prometheus /prometheus)"
   # Alertmanager loads its default notification templates from the package's data dir.
   echo "ALERTMANAGER_IMAGE=$(build_image prometheus-alertmanager prometheus-alertmanager alertmanager /alertmanager usr/share/prometheus/alertmanager)"
