@@ -236,3 +236,22 @@ async def test_private_topic_stall_holds_pushes_then_delivers_in_order(
     with pytest.raises(ValueError, match="unknown private topics"):
         sim.control.stall(topics=["tickers"])
     await ws.close()
+
+
+async def test_scripted_prices_are_pushed_in_order_then_held(
+        sim: Simulator, session: aiohttp.ClientSession) -> None:
+    """``script-prices`` (admin API) plays a price path, one step per interval, with the
+    random walk frozen; every step reaches a subscriber as a delta, in order."""
+    ws = await _subscribed_public(session, sim, "ETHUSDT")
+    await recv_until(ws, lambda m: m.get("type") == "snapshot")
+    path = ["2001.00", "2002.50", "1999.75", "2000.10"]
+    await sim.admin.call("script-prices", symbol="ETHUSDT", prices=path, interval_ms=50)
+    # The walk may still move the mark once before the script's first step freezes it.
+    first = await recv_until(ws, lambda m: m.get("data", {}).get("markPrice") == path[0])
+    marks = [first["data"]["markPrice"]]
+    while len(marks) < len(path):
+        push = await recv_until(ws, lambda m: "markPrice" in m.get("data", {}))
+        marks.append(push["data"]["markPrice"])
+    assert marks == path
+    await asyncio.sleep(0.5)  # the script is over: the last price stays
+    assert sim.market.snapshot("ETHUSDT")["markPrice"] == path[-1]
