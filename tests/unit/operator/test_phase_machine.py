@@ -195,22 +195,63 @@ def test_auto_rollback_disabled_only_pauses():
     assert w.status.phase is Phase.PAUSED and w.status.last_failure.action == "hold"
 
 
-@pytest.mark.parametrize(
-    ("start", "kind", "expected"),
-    [
-        (Phase.CANARY, IntentKind.PAUSE, Phase.PAUSED),
-        (Phase.CUTOVER, IntentKind.ABORT, Phase.ROLLING_BACK),
-        (Phase.PRODUCTION, IntentKind.ABORT, Phase.ROLLING_BACK),
-        (Phase.PARALLEL, IntentKind.PROMOTE_FULL, Phase.PRODUCTION),
-        (Phase.CANARY, IntentKind.RESUME, Phase.CANARY),  # ignored
-        (Phase.CANARY, IntentKind.RETRY, Phase.CANARY),  # ignored
-    ],
-)
-def test_intents(start, kind, expected):
-    w = walk_to(World(make_spec()), start, 0 if start is Phase.CUTOVER else None)
+PROGRESSING_PHASES = (Phase.CANARY, Phase.PARALLEL, Phase.CUTOVER, Phase.PRODUCTION)
+ALL_STARTS = (*PROGRESSING_PHASES, Phase.PAUSED, Phase.ROLLED_BACK)
+
+
+def expected_after(start: Phase, kind: IntentKind) -> Phase:
+    """The intent table of the README ("Manual intents"), phase by phase (an abort's
+    RollingBack may finish within the same pass: reported as RollingBack here)."""
+    if kind is IntentKind.ABORT:
+        return start if start is Phase.ROLLED_BACK else Phase.ROLLING_BACK
+    if kind is IntentKind.PAUSE:
+        return Phase.PAUSED if start in PROGRESSING_PHASES else start
+    if kind is IntentKind.RESUME:
+        return Phase.PARALLEL if start is Phase.PAUSED else start  # paused from Parallel
+    if kind is IntentKind.PROMOTE_FULL:
+        return start if start is Phase.ROLLED_BACK else Phase.PRODUCTION
+    if kind is IntentKind.RETRY:
+        return Phase.CANARY if start is Phase.ROLLED_BACK else start
+    raise AssertionError(kind)
+
+
+def reach(start: Phase) -> World:
+    """A world whose rollout is in ``start`` (Paused from Parallel; RolledBack by abort)."""
+    if start is Phase.PAUSED:
+        w = walk_to(World(make_spec()), Phase.PARALLEL)
+        w.step(intent=Intent(IntentKind.PAUSE, "setup"))
+    elif start is Phase.ROLLED_BACK:
+        w = walk_to(World(make_spec()), Phase.CUTOVER, 0)
+        w.step(intent=Intent(IntentKind.ABORT, "setup"))
+        w.run_until(lambda s: s.phase is Phase.ROLLED_BACK)
+    else:
+        w = walk_to(World(make_spec()), start, 0 if start is Phase.CUTOVER else None)
+    assert w.status.phase is start
+    return w
+
+
+@pytest.mark.parametrize("kind", [k for k in IntentKind if k is not IntentKind.PROMOTE],
+                         ids=str)
+@pytest.mark.parametrize("start", ALL_STARTS, ids=str)
+def test_intents(start, kind):
+    """Every intent in every phase it can meet: applied where it has a meaning, recorded as
+    consumed and ignored with a Warning everywhere else."""
+    w = reach(start)
+    before = len(w.events)
     w.step(intent=Intent(kind, "i1", "operator said so"))
-    assert w.status.phase is expected
+    expected = expected_after(start, kind)
+    phase = w.status.phase
+    if expected is Phase.ROLLING_BACK and start is not Phase.ROLLED_BACK:
+        # nothing to hand back from Canary/Parallel/Paused-in-Parallel: done in one pass
+        assert phase in (Phase.ROLLING_BACK, Phase.ROLLED_BACK)
+        assert w.status.last_failure is not None and w.status.last_failure.source == "manual"
+    else:
+        assert phase is expected
     assert w.status.last_intent_id == "i1"
+    ignored = [e for e in w.events[before:] if e.reason == "IntentIgnored"]
+    meaningful = expected is not start or (start, kind) == (Phase.PRODUCTION,
+                                                            IntentKind.PROMOTE_FULL)
+    assert bool(ignored) is not meaningful, (start, kind, w.events[before:])
 
 
 def test_intent_applies_exactly_once():
