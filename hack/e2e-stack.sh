@@ -36,11 +36,12 @@ images() {
 }
 
 # The example manifests with the placeholder images replaced by the loaded ones and the
-# NAMESPACE placeholder (Prometheus' targets, the operator's release hs-NAMESPACE) by
-# $NAMESPACE.
+# NAMESPACE placeholder (Prometheus' targets and namespace label, the operator's release
+# hs-NAMESPACE) by $NAMESPACE.
 render() {
   local ns="${NAMESPACE:-default}"
   sed -e "s#\.NAMESPACE\.svc#.$ns.svc#g" -e "s#hs-NAMESPACE-#hs-$ns-#g" \
+      -e "s#replacement: NAMESPACE}#replacement: $ns}#g" \
       -e "s#image: hybridstream/stream:local#image: $STREAM_IMAGE#" \
       -e "s#image: hybridstream/prometheus:local#image: $PROMETHEUS_IMAGE#" \
       -e "s#image: hybridstream/alertmanager:local#image: ${ALERTMANAGER_IMAGE:-hybridstream/alertmanager:local}#" \
