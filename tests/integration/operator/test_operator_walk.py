@@ -117,3 +117,36 @@ async def test_operator_serves_metrics_and_liveness(env, prometheus):
         assert value("hybridstream_operator_transitions_total", phase="Paused") == 1.0
         async with http.get(f"http://127.0.0.1:{env.operator.liveness_port}/healthz") as r:
             assert r.status == 200
+
+
+async def test_deployments_scale_as_specified(env, prometheus):
+    """spec.workload.replicas drives both Deployments, and every acking pod of a side
+    gates the handover: three hybrid pods must all ack before legacy lets go."""
+    manifest = rollout_manifest("sized", prometheus.url)
+    manifest["spec"]["workload"]["replicas"] = {"legacy": 2, "hybrid": 3}
+    env.cluster.apply(manifest, namespace=env.namespace)
+    apps = client.AppsV1Api(env.api)
+
+    async def scale(name: str) -> tuple[int, int]:
+        dep = await apps.read_namespaced_deployment(f"sized-{name}", env.namespace)
+        return dep.spec.replicas, dep.status.ready_replicas or 0
+
+    async with env.acking("sized") as acker:
+        await env.wait_phase("sized", "Canary")
+
+        async def both_up():
+            return await scale("legacy") == (2, 2) and await scale("hybrid") == (3, 3)
+        await wait_until(both_up, what="legacy 2/2 and hybrid 3/3 Ready")
+
+        async def retired():
+            st = await env.status("sized")
+            return st if st.get("legacyRetiredAt") else None
+        st = await wait_until(retired, within=120, what="production with legacy retired",
+                              diagnostics=env.operator.tail)
+
+        async def legacy_gone():
+            return await scale("legacy") == (0, 0)
+        await wait_until(legacy_gone, what="legacy scaled to zero")
+    assert await scale("hybrid") == (3, 3)
+    assert (st["replicas"]["legacy"], st["replicas"]["hybrid"]) == (0, 3)
+    assert all(d.legacy_low <= d.effective_hybrid_high for d in acker.seen)
