@@ -9,7 +9,6 @@ YAML) and returns a handle with its URL and its ``host:port`` for Prometheus's
 from __future__ import annotations
 
 import json
-import shutil
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.plugins.processes import LoggedProcess, free_port, wait_for
+from tests.plugins.processes import LoggedProcess, start_ready_server
 
 
 @dataclass
@@ -33,45 +31,18 @@ class AlertmanagerServer:
         with urllib.request.urlopen(f"{self.url}/api/v2/alerts", timeout=5) as r:
             return json.load(r)
 
-    def ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as r:
-                return r.status == 200
-        except OSError:
-            return False
-
     def stop(self) -> None:
         self.process.stop()
 
 
 def start_alertmanager(workdir: Path, config: dict[str, Any]) -> AlertmanagerServer:
-    binary = shutil.which("prometheus-alertmanager")
-    if binary is None:
-        raise RuntimeError("prometheus-alertmanager is not installed: "
-                           "hack/install-debian.sh installs it")
-    workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    config_path = workdir / "alertmanager.yml"
-    config_path.write_text(yaml.safe_dump(config))
-    process = LoggedProcess(
-        [
-            binary,
-            f"--config.file={config_path}",
-            f"--storage.path={workdir / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-            "--log.level=info",
-        ],
-        workdir / "alertmanager.log",
-    )
-    server = AlertmanagerServer(f"http://127.0.0.1:{port}", f"127.0.0.1:{port}", process)
-    try:
-        wait_for(lambda: server.process.alive() and server.ready(), timeout=60,
-                 what=f"alertmanager ready on {server.url}")
-    except TimeoutError:
-        server.stop()
-        raise RuntimeError(f"alertmanager did not start:\n{process.tail()}") from None
-    return server
+    process, port, _ = start_ready_server(
+        "prometheus-alertmanager", workdir, config,
+        lambda config_path, port: [f"--config.file={config_path}",
+                                   f"--storage.path={workdir / 'data'}",
+                                   f"--web.listen-address=127.0.0.1:{port}",
+                                   "--cluster.listen-address=", "--log.level=info"])
+    return AlertmanagerServer(f"http://127.0.0.1:{port}", f"127.0.0.1:{port}", process)
 
 
 def webhook_config(url: str, bearer_token: str) -> dict[str, Any]:

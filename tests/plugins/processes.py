@@ -1,16 +1,21 @@
 """Small helpers shared by the test fixtures: free loopback ports, waiting for a condition,
-and starting/stopping a background process whose output goes to a log file."""
+starting/stopping a background process whose output goes to a log file, and starting a
+Prometheus-family server that reports ``/-/ready``."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import yaml
 
 T = TypeVar("T")
 
@@ -67,3 +72,37 @@ class LoggedProcess:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         self._log_file.close()
+
+
+def http_ok(url: str, timeout: float = 2.0) -> bool:
+    """``GET url`` answers 200 (connection errors and other statuses: False)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def start_ready_server(binary_name: str, workdir: Path, config: dict[str, Any],
+                       build_args: Callable[[Path, int], list[str]],
+                       ) -> tuple[LoggedProcess, int, Path]:
+    """A Prometheus-family server (``/-/ready``) on a free loopback port: writes ``config``
+    as ``workdir/<binary_name>.yml``, starts the binary with ``build_args(config_path,
+    port)`` and waits until it is ready; returns (process, port, config path). Fails
+    loudly if the binary is missing or never gets ready."""
+    binary = shutil.which(binary_name)
+    if binary is None:
+        raise RuntimeError(f"{binary_name} is not installed: hack/install-debian.sh installs it")
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_path = workdir / f"{binary_name}.yml"
+    config_path.write_text(yaml.safe_dump(config))
+    port = free_port()
+    process = LoggedProcess([binary, *build_args(config_path, port)],
+                            workdir / f"{binary_name}.log")
+    try:
+        wait_for(lambda: process.alive() and http_ok(f"http://127.0.0.1:{port}/-/ready"),
+                 timeout=60, what=f"{binary_name} ready on 127.0.0.1:{port}")
+    except TimeoutError:
+        process.stop()
+        raise RuntimeError(f"{binary_name} did not start:\n{process.tail()}") from None
+    return process, port, config_path

@@ -8,7 +8,6 @@ Every server is stopped at the end of the test.
 from __future__ import annotations
 
 import json
-import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.plugins.processes import LoggedProcess, free_port, wait_for
+from tests.plugins.processes import LoggedProcess, start_ready_server
 
 
 @dataclass
@@ -50,44 +49,18 @@ class PrometheusServer:
             raise RuntimeError(f"prometheus query {expr!r} failed: {body}")
         return body["data"]["result"]
 
-    def ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as r:
-                return r.status == 200
-        except OSError:
-            return False
-
     def stop(self) -> None:
         self.process.stop()
 
 
 def start_prometheus(workdir: Path, config: dict[str, Any]) -> PrometheusServer:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        raise RuntimeError("prometheus is not installed: hack/install-debian.sh installs it")
-    workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    config_path = workdir / "prometheus.yml"
-    config_path.write_text(yaml.safe_dump(config))
-    process = LoggedProcess(
-        [
-            binary,
-            f"--config.file={config_path}",
-            f"--storage.tsdb.path={workdir / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--web.enable-lifecycle",
-            "--log.level=warn",
-        ],
-        workdir / "prometheus.log",
-    )
-    server = PrometheusServer(f"http://127.0.0.1:{port}", config_path, process)
-    try:
-        wait_for(lambda: server.process.alive() and server.ready(), timeout=60,
-                 what=f"prometheus ready on {server.url}")
-    except TimeoutError:
-        server.stop()
-        raise RuntimeError(f"prometheus did not start:\n{process.tail()}") from None
-    return server
+    process, port, config_path = start_ready_server(
+        "prometheus", workdir, config,
+        lambda config_path, port: [f"--config.file={config_path}",
+                                   f"--storage.tsdb.path={workdir / 'data'}",
+                                   f"--web.listen-address=127.0.0.1:{port}",
+                                   "--web.enable-lifecycle", "--log.level=warn"])
+    return PrometheusServer(f"http://127.0.0.1:{port}", config_path, process)
 
 
 def scrape_config(targets: list[str], interval: str = "1s",
