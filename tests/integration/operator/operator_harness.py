@@ -163,6 +163,13 @@ async def wait_until(check: Callable[[], Awaitable[Any]], *, within: float = 60,
     raise AssertionError(f"timed out after {within}s waiting for {what}; last={last!r}\n{extra}")
 
 
+#: Steps that never end by themselves: tests move them with intents only.
+SLOW = {"canary": {"duration": "10m"}, "parallel": {"duration": "10m"},
+        "cutover": [{"percent": 50, "pause": {"duration": "10m"}},
+                    {"percent": 100, "pause": {"duration": "10m"}}],
+        "production": {"duration": "10m"}}
+
+
 def rollout_manifest(name: str, prometheus_url: str, **steps: Any) -> dict[str, Any]:
     """A rollout with second-scale steps and one metric on the test's gauge."""
     metric = {"name": "lag", "query": "max(test_stream_lag_seconds)", "condition": "result < 5",
@@ -197,13 +204,17 @@ async def send_intent(custom: client.CustomObjectsApi, namespace: str, name: str
         _content_type="application/merge-patch+json")
 
 
-async def run_plugin(env: Any, *args: str, expect_rc: int = 0) -> str:
-    """``kubectl hsr ...`` as a real subprocess against the cluster; stdout (stderr when
-    it is expected to fail)."""
-    proc = await asyncio.create_subprocess_exec(
+async def start_plugin(env: Any, *args: str) -> asyncio.subprocess.Process:
+    """``kubectl hsr ...`` started as a real subprocess against the cluster (pipes)."""
+    return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "hybridstream_operator.plugin", "-n", env.namespace, *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env={**os.environ, **env.cluster.env})
+
+
+async def run_plugin(env: Any, *args: str, expect_rc: int = 0) -> str:
+    """``kubectl hsr ...`` run to the end; stdout (stderr when it is expected to fail)."""
+    proc = await start_plugin(env, *args)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == expect_rc, (proc.returncode, out.decode(), err.decode())
     return (out if expect_rc == 0 else err).decode()

@@ -13,15 +13,17 @@ import aiohttp
 import pytest
 import yaml
 from hybridstream.routing import Mode
-from operator_harness import TOKEN, rollout_manifest, scrape_operator, send_intent, wait_until
+from operator_harness import (
+    SLOW,
+    TOKEN,
+    rollout_manifest,
+    scrape_operator,
+    send_intent,
+    wait_until,
+)
 
 from tests.plugins.alertmanager import webhook_config
 from tests.plugins.prometheus import scrape_config
-
-SLOW = {"canary": {"duration": "10m"}, "parallel": {"duration": "10m"},
-        "cutover": [{"percent": 50, "pause": {"duration": "10m"}},
-                    {"percent": 100, "pause": {"duration": "10m"}}],
-        "production": {"duration": "10m"}}
 
 
 async def promote_to(env, name: str, phase: str, index: int | None = None,

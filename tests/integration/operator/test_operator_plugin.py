@@ -6,16 +6,9 @@ subprocess, the way a user types it."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 
-from operator_harness import rollout_manifest, run_plugin
-
-SLOW = {"canary": {"duration": "10m"}, "parallel": {"duration": "10m"},
-        "cutover": [{"percent": 50, "pause": {"duration": "10m"}},
-                    {"percent": 100, "pause": {"duration": "10m"}}],
-        "production": {"duration": "10m"}}
+from operator_harness import SLOW, rollout_manifest, run_plugin, start_plugin
 
 
 async def test_every_intent_through_the_plugin(env, prometheus):
@@ -58,10 +51,7 @@ async def test_get_watch_refreshes_until_interrupted(env, prometheus):
     env.cluster.apply(rollout_manifest("live", prometheus.url, **SLOW), namespace=env.namespace)
     async with env.acking("live"):
         await env.wait_phase("live", "Canary")
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "hybridstream_operator.plugin", "-n", env.namespace,
-            "get", "--watch", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, **env.cluster.env})
+        proc = await start_plugin(env, "get", "--watch")
         assert proc.stdout is not None
         tables = 0
         while tables < 3:  # bounded: three refreshes, each within the read deadline
