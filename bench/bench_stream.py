@@ -1,19 +1,19 @@
 """Stream benchmark: our hybrid stream vs pybit's WebSocket vs ccxt's watch_ticker, fed by
 the same simulator, plus our parse+merge+route core alone (no sockets).
 
-The three socket clients run at the same time, each in its own process, against one
-simulator process (which has a position open on every symbol, so our stream subscribes every
-ticker like the others) over one common measurement window. Reported per client: ticker
-messages per CPU-second of the client process and latency from the simulator's ``ts`` to the
-first point user code holds the new merged mark price (ours: the sink; pybit: its callback;
-ccxt: after ``await watch_ticker``), p50/p99 over the mark-changing pushes all three
-delivered, and ratios to ours. A fourth process, *floor* (bare aiohttp + orjson), is the
-reference no client can beat. The comparison runs once per load (symbols x push interval):
-by default a light feed and the full one the simulator issue sizes (500 symbols, a push
-per symbol every 100 ms). Bounded: about a minute per load. Results:
-bench/results/stream.md.
+Per load (symbols x push interval), one simulator process (a position open on every symbol,
+so our stream subscribes every ticker like the others) serves every client. The clients take
+turns: each runs alone, in its own process, for one window per round, the order reversed
+every other round; the simulator is pinned to one core and the client to the other(s), so a
+client's latency is its own and not the CPU another client burnt. Reported per client:
+ticker messages per CPU-second of the client process and latency from the instant the
+simulator took a push's ``ts`` (logged to the microsecond) to the first point user code
+holds the new merged mark price (ours: the sink; pybit: its callback; ccxt: after ``await
+watch_ticker``), p50/p99 over every mark-changing push, and ratios to ours. *floor* (bare
+aiohttp + orjson) is a reference, not a competitor. Bounded: about 3-4 minutes per load with
+the defaults. Results: bench/results/stream.md.
 
-    python bench/bench_stream.py [--seconds 12] [--loads 60x50,500x100]
+    python bench/bench_stream.py [--seconds 10] [--rounds 2] [--loads 60x50,500x100]
 """
 
 from __future__ import annotations
@@ -70,15 +70,26 @@ def percentiles(latencies_ms: list[float]) -> tuple[float, float]:
     return round(qs[49], 2), round(qs[98], 2)
 
 
-def summarise(raw: dict[str, Any], common: set[str]) -> dict[str, Any]:
-    """Throughput from the client's own counts; latency on its own samples and on the
-    samples all three clients share (the same ticker pushes)."""
-    samples: dict[str, float] = raw["samples"]
-    own, shared = percentiles(list(samples.values())), percentiles([samples[k] for k in common])
-    return {"messages": raw["messages"], "cpu_s": raw["cpu_s"], "wall_s": raw["wall_s"],
-            "msgs_per_cpu_s": round(raw["messages"] / raw["cpu_s"], 1) if raw["cpu_s"] else 0.0,
-            "samples": len(samples), "own_p50_ms": own[0], "own_p99_ms": own[1],
-            "p50_ms": shared[0], "p99_ms": shared[1]}
+def latencies_ms(samples: dict[str, float], ticks: dict[int, float]) -> list[float]:
+    """Tick -> user code, in ms, for every sample whose tick the simulator logged."""
+    out = []
+    for key, arrived in samples.items():
+        at = tick_time(ticks, int(key.rpartition("|")[2]))
+        if at is not None:
+            out.append((arrived - at) * 1000)
+    return out
+
+
+def summarise(rounds: list[dict[str, Any]], ticks: dict[int, float]) -> dict[str, Any]:
+    """One client over all its windows: throughput from its own counts and CPU, latency
+    percentiles over the pooled samples, and each window's p99 (the spread)."""
+    messages, cpu_s = sum(r["messages"] for r in rounds), sum(r["cpu_s"] for r in rounds)
+    per_round = [latencies_ms(r["samples"], ticks) for r in rounds]
+    p50, p99 = percentiles([x for lat in per_round for x in lat])
+    return {"messages": messages, "cpu_s": round(cpu_s, 4),
+            "msgs_per_cpu_s": round(messages / cpu_s, 1) if cpu_s else 0.0,
+            "samples": sum(len(lat) for lat in per_round), "p50_ms": p50, "p99_ms": p99,
+            "round_p99_ms": [percentiles(lat)[1] for lat in per_round]}
 
 
 # -- the core alone ---------------------------------------------------------------------------
@@ -144,25 +155,44 @@ def build_sink_null() -> Any:
 
 # -- the simulator process ------------------------------------------------------------------
 async def serve_simulator(port: int, symbols: int, interval_ms: int) -> None:
+    """The simulator, plus a log of every tick: its ``ts`` (what the frames carry, in ms) ->
+    the unix time, to the microsecond, at which the simulator took that ``ts``. Latencies are
+    measured from that instant, so the ms rounding of ``ts`` does not blur them."""
     config = SimulatorConfig(port=port, symbols=symbols, ticker_interval_ms=interval_ms,
                              accounts=(AccountConfig(api_key=KEY, api_secret=SECRET),))
+    ticks: dict[int, float] = {}
     async with running_simulator(config) as sim:
+        publish = sim.public.publish_changes
+
+        def logged_publish(changes: dict[str, dict[str, str]]) -> int:
+            now = time.time()
+            ticks[int(now * 1000)] = now  # publish_changes stamps ts a few us later
+            return publish(changes)
+
+        sim.public.publish_changes = logged_publish  # type: ignore[method-assign]
         for symbol, inst in sim.market.instruments.items():
             sim.control.open_position(KEY, symbol, "Buy", inst.min_qty)
         print("READY", flush=True)
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         await stop.wait()
+    print(json.dumps(ticks), flush=True)
+
+
+def tick_time(ticks: dict[int, float], ts: int) -> float | None:
+    """When the simulator took ``ts``: logged under ts, or under ts - 1 when a ms boundary
+    fell between the log and the stamp."""
+    return ticks.get(ts, ticks.get(ts - 1))
 
 
 # -- the clients ----------------------------------------------------------------------------
-# Every client reports ``{"messages", "cpu_s", "wall_s", "samples"}`` for the window
-# [start_at, start_at + seconds] (unix time, the same for all three). ``samples`` maps
-# "SYMBOL|ts" (the simulator's ``ts`` of the ticker push) to the latency in ms from that ts
-# to the first moment user code holds the new merged mark price. Only pushes that change a
-# symbol's mark price are sampled, for all three clients alike.
+# Every client runs alone (see run_load) and reports ``{"messages", "cpu_s", "wall_s",
+# "samples"}`` for its window [start_at, start_at + seconds] (unix time). ``samples`` maps
+# "SYMBOL|ts" (the simulator's ``ts`` of the ticker push) to the unix time at which user code
+# first held the new merged mark price. Only pushes that change a symbol's mark price are
+# sampled, for every client alike.
 class Window:
-    """The common measurement window: CPU and counts are differences across it."""
+    """One client's measurement window: CPU and counts are differences across it."""
 
     def __init__(self, start_at: float, seconds: float) -> None:
         self.start_at, self.end_at = start_at, start_at + seconds
@@ -175,7 +205,7 @@ class Window:
     def sample(self, symbol: str, ts: int) -> None:
         now = time.time()
         if self.open(now):
-            self.samples[f"{symbol}|{ts}"] = round(now * 1000 - ts, 3)
+            self.samples[f"{symbol}|{ts}"] = now
 
     def result(self, messages: int) -> dict[str, Any]:
         return {"messages": messages, "cpu_s": round(self.cpu1 - self.cpu0, 4),
@@ -327,47 +357,58 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def run_window(args: argparse.Namespace, port: int, symbols: int, name: str,
+               cpus: str) -> dict[str, Any]:
+    """One client alone against the simulator for one window, in its own process."""
+    start_at = time.time() + args.startup
+    proc = subprocess.run(
+        [sys.executable, __file__, "--role", f"client-{name}", "--base", f"127.0.0.1:{port}",
+         "--seconds", str(args.seconds), "--symbols", str(symbols), "--start-at", str(start_at),
+         "--cpus", cpus], check=False, stdout=subprocess.PIPE, text=True,
+        timeout=args.startup + args.seconds + 90)
+    if proc.returncode != 0:
+        raise RuntimeError(f"client {name} exited {proc.returncode}")
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def split_cores() -> tuple[str, str]:
+    """(simulator cores, client cores) as ``taskset``-style lists: the simulator gets the
+    first core, the client the rest, so neither waits for the other's CPU. One core: both
+    share it (""), which the report says."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return "", ""
+    return str(cores[0]), ",".join(str(c) for c in cores[1:])
+
+
+def pin(cpus: str) -> None:
+    if cpus:
+        os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
+
+
+def window_order(round_index: int) -> list[str]:
+    """Alternate the order each round, so a drift in machine load hits every client alike."""
+    names = list(CLIENTS + REFERENCES)
+    return names if round_index % 2 == 0 else names[::-1]
+
+
 def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "n/a"
-
-
-def run_clients(args: argparse.Namespace, port: int, symbols: int) -> dict[str, dict[str, Any]]:
-    """All three clients at once, each in its own process, over one common window."""
-    start_at = time.time() + args.startup
-    procs = {name: subprocess.Popen(
-        [sys.executable, __file__, "--role", f"client-{name}", "--base", f"127.0.0.1:{port}",
-         "--seconds", str(args.seconds), "--symbols", str(symbols),
-         "--start-at", str(start_at)], stdout=subprocess.PIPE, text=True)
-        for name in CLIENTS + REFERENCES}
-    raw = {}
-    try:
-        for name, proc in procs.items():
-            out, _ = proc.communicate(timeout=args.startup + args.seconds + 90)
-            if proc.returncode != 0:
-                raise RuntimeError(f"client {name} exited {proc.returncode}")
-            raw[name] = json.loads(out.strip().splitlines()[-1])
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10)
-    common = set.intersection(*(set(r["samples"]) for r in raw.values()))
-    return {name: summarise(r, common) for name, r in raw.items()} | {
-        "_common": {"samples": len(common)}}
 
 
 def build_load_table(clients: dict[str, dict]) -> list[str]:
     """One load's comparison table."""
     ours = clients["hybridstream"]
     lines = [
-        "| client | messages | CPU s | msgs/CPU-s | p50 ms | p99 ms | own samples | own p99 ms |"
-        " msgs/CPU-s: ours / client | p99: client / ours |",
+        "| client | messages | CPU s | msgs/CPU-s | p50 ms | p99 ms | p99 per round ms | "
+        "samples | msgs/CPU-s: ours / client | p99: client / ours |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in CLIENTS + REFERENCES:
         r = clients[name]
+        rounds = ", ".join(str(x) for x in r["round_p99_ms"])
         lines.append(f"| {name} | {r['messages']} | {r['cpu_s']} | {r['msgs_per_cpu_s']} | "
-                     f"{r['p50_ms']} | {r['p99_ms']} | {r['samples']} | {r['own_p99_ms']} | "
+                     f"{r['p50_ms']} | {r['p99_ms']} | {rounds} | {r['samples']} | "
                      f"{ratio(ours['msgs_per_cpu_s'], r['msgs_per_cpu_s'])} | "
                      f"{ratio(r['p99_ms'], ours['p99_ms'])} |")
     return lines
@@ -375,34 +416,43 @@ def build_load_table(clients: dict[str, dict]) -> list[str]:
 
 def write_report(core: dict, runs: list[tuple[int, int, dict[str, dict]]],
                  args: argparse.Namespace) -> str:
+    sim_cpus, client_cpus = split_cores()
+    placement = (f"the simulator pinned to core {sim_cpus}, each client to core(s) "
+                 f"{client_cpus}" if sim_cpus else "one core shared by the simulator and the "
+                 "client (no pinning possible)")
     lines = [
         "# Stream benchmark",
         "",
-        f"Run: `python bench/bench_stream.py --seconds {args.seconds} --loads {args.loads}` on "
-        f"{os.cpu_count()} shared cores, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        f"Run: `python bench/bench_stream.py --seconds {args.seconds} --rounds {args.rounds} "
+        f"--loads {args.loads}` on {os.cpu_count()} cores, {placement}, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
         "",
-        "## Same simulator feed, three clients at once (one process each, same window)",
+        "## Same simulator feed, one client at a time",
         "",
-        "Per load (symbols, one ticker push per symbol per interval), the simulator runs in its "
-        "own process and fans every push out to all clients during one common "
-        f"{args.seconds} s window.",
+        "Per load (symbols, one ticker push per symbol per interval), one simulator process "
+        "fans the feed out and the clients take turns against it: each runs alone, in its own "
+        f"process, for a {args.seconds} s window per round, {args.rounds} rounds, the order "
+        "reversed every other round so a drift in machine load hits all alike. The simulator "
+        "has a core to itself and the client the other(s): when every client ran at once on "
+        "these 2 cores (this bench before 2026-12-01), each client's latency mostly measured "
+        "the CPU the other clients burnt.",
         "",
-        "* *messages*: ticker frames the client handed to user code in the window; *CPU s*: "
+        "* *messages*: ticker frames the client handed to user code in its windows; *CPU s*: "
         "user+system CPU of the client's own process (`getrusage(RUSAGE_SELF)`, all its "
-        "threads) across the window; *msgs/CPU-s* = messages / CPU s (higher is better).",
-        "* *latency*: simulator `ts` of the ticker push (ms resolution) -> wall clock at the "
+        "threads) across its windows; *msgs/CPU-s* = messages / CPU s (higher is better).",
+        "* *latency*: from the instant the simulator took the push's `ts` (logged by the "
+        "simulator to the microsecond; the frame carries it in ms) to the wall clock at the "
         "first point user code holds the new merged mark price: ours, the sink "
         "(`position.update`, after merge, routing and the outbox); pybit, its ticker "
         "callback; ccxt, the statement after `await watch_ticker`. Only pushes that change a "
-        "symbol's mark price are sampled, for all three. *p50/p99* are over the pushes that "
-        "all three delivered (same messages); *own* columns use every sample of that client. "
-        "Our message count is read from `hybridstream_events_total` at the window edges, so "
-        "it can differ from the others' by one batch (< 0.5 %).",
+        "symbol's mark price are sampled, for every client. *p50/p99* are over all of the "
+        "client's windows; *p99 per round* is each window's own p99 (the spread). Our "
+        "message count is read from `hybridstream_events_total` at the window edges.",
         "* *floor* is a reference measured in the same run, not a competitor: a bare aiohttp "
         "reader that decodes with orjson and tracks marks, nothing else. Its latency is what "
-        "the simulator, the kernel and one process wake-up cost; no client can go below it.",
+        "the simulator's fan-out, the kernel and one process wake-up cost.",
         "",
-        "| load | pushes/s per client | msgs/CPU-s: ours / pybit | ours / ccxt | "
+        "| load | pushes/s | msgs/CPU-s: ours / pybit | ours / ccxt | "
         "p99: pybit / ours | ccxt / ours | p99 ms: ours, pybit, ccxt, floor |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -415,8 +465,7 @@ def write_report(core: dict, runs: list[tuple[int, int, dict[str, dict]]],
             f"{ratio(p['p99_ms'], o['p99_ms'])} | {ratio(c['p99_ms'], o['p99_ms'])} | "
             f"{o['p99_ms']}, {p['p99_ms']}, {c['p99_ms']}, {f['p99_ms']} |")
     for symbols, interval_ms, clients in runs:
-        lines += ["", f"### {symbols} symbols, a push per symbol every {interval_ms} ms "
-                      f"({clients['_common']['samples']} pushes delivered to all three)", ""]
+        lines += ["", f"### {symbols} symbols, a push per symbol every {interval_ms} ms", ""]
         lines += build_load_table(clients)
     lines += [
         "",
@@ -446,33 +495,45 @@ def parse_loads(text: str) -> list[tuple[int, int]]:
 
 
 def run_load(args: argparse.Namespace, symbols: int, interval_ms: int) -> dict[str, dict]:
-    """One simulator process at this load and every client against it."""
+    """One simulator process at this load; every client against it alone, round by round."""
     port = free_port()
+    sim_cpus, client_cpus = split_cores()
     sim = subprocess.Popen([sys.executable, __file__, "--role", "simulator", "--base", str(port),
-                            "--symbols", str(symbols), "--interval-ms", str(interval_ms)],
-                           stdout=subprocess.PIPE, text=True)
+                            "--symbols", str(symbols), "--interval-ms", str(interval_ms),
+                            "--cpus", sim_cpus], stdout=subprocess.PIPE, text=True)
+    windows: dict[str, list[dict[str, Any]]] = {n: [] for n in CLIENTS + REFERENCES}
     try:
         assert sim.stdout is not None and sim.stdout.readline().strip() == "READY"
-        return run_clients(args, port, symbols)
+        for round_index in range(args.rounds):
+            for name in window_order(round_index):
+                raw = run_window(args, port, symbols, name, client_cpus)
+                windows[name].append(raw)
+                print(f"{symbols}x{interval_ms} round {round_index + 1}/{args.rounds} {name}: "
+                      f"{raw['messages']} messages, {raw['cpu_s']} CPU s", flush=True)
     finally:
         sim.send_signal(signal.SIGTERM)
-        sim.wait(timeout=20)
+        out, _ = sim.communicate(timeout=20)
+    ticks = {int(ts): at for ts, at in json.loads(out.strip().splitlines()[-1]).items()}
+    return {name: summarise(rounds, ticks) for name, rounds in windows.items()}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=12.0)
+    parser.add_argument("--seconds", type=float, default=10.0, help="window per client and round")
+    parser.add_argument("--rounds", type=int, default=2, help="windows per client and load")
     parser.add_argument("--loads", default="60x50,500x100",
                         help="comma-separated SYMBOLSxINTERVAL_MS feeds to compare under")
     parser.add_argument("--symbols", type=int, default=60, help=argparse.SUPPRESS)
     parser.add_argument("--interval-ms", type=int, default=50, help=argparse.SUPPRESS)
-    parser.add_argument("--startup", type=float, default=10.0,
-                        help="seconds the clients get to import, connect and subscribe")
+    parser.add_argument("--startup", type=float, default=8.0,
+                        help="seconds a client gets to import, connect and subscribe")
     parser.add_argument("--role", default="main")
     parser.add_argument("--base", default="")
     parser.add_argument("--start-at", type=float, default=0.0)
+    parser.add_argument("--cpus", default="", help=argparse.SUPPRESS)
     parser.add_argument("--no-write", action="store_true", help="print, do not write results")
     args = parser.parse_args()
+    pin(args.cpus)
     if args.role == "simulator":
         asyncio.run(serve_simulator(int(args.base), args.symbols, args.interval_ms))
         return 0
@@ -483,6 +544,8 @@ def main() -> int:
         # The measurement is over: skip interpreter teardown, which pybit's non-daemon
         # WebSocket threads can hang after ``exit()`` (seen once in about ten runs).
         os._exit(0)
+    if args.rounds < 1 or args.seconds <= 0:
+        parser.error("--rounds must be >= 1 and --seconds > 0")
     loads = parse_loads(args.loads)
     core = bench_core()
     print("core:", core, flush=True)

@@ -26,10 +26,6 @@ class Source(StrEnum):
     REST = "rest"
 
 
-#: Event types that must never be coalesced away: each one is a distinct exchange fact.
-LOSSLESS_TYPES = frozenset({EventType.ORDER, EventType.EXECUTION})
-
-
 @dataclass(slots=True)
 class Event:
     """One unified event; ``emit_time`` is stamped by the outbox just before the sink."""
@@ -45,22 +41,33 @@ class Event:
 
     @property
     def coalesce_key(self) -> tuple[str, ...] | None:
-        """Key for latest-value-wins queueing; None for lossless events."""
-        if self.type in LOSSLESS_TYPES:
-            return None
-        if self.type is EventType.WALLET:
+        """Key for latest-value-wins queueing; None for orders and executions, which are
+        distinct exchange facts and never coalesced away."""
+        kind = self.type  # identity tests: an enum's hash is a Python-level call
+        if kind is EventType.POSITION_UPDATE or kind is EventType.POSITION_CLOSED:
+            return ("position", self.symbol, str(self.data.get("positionIdx", 0)))
+        if kind is EventType.WALLET:
             return ("wallet", str(self.data.get("accountType", "")))
-        return ("position", self.symbol, str(self.data.get("positionIdx", 0)))
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form (JSON lines, webhook body item, Redis stream field)."""
+        # str() of a StrEnum is its plain value, several times cheaper than ``.value``; this
+        # runs for every forwarded event, on the latency path.
         return {
-            "type": self.type.value,
-            "source": self.source.value,
+            "type": str(self.type),
+            "source": str(self.source),
             "symbol": self.symbol,
             "seq": self.seq,
             "exchangeTime": self.exchange_time,
-            "receiveTime": round(self.receive_time, 3),
-            "emitTime": round(self.emit_time, 3),
+            "receiveTime": to_microseconds(self.receive_time),
+            "emitTime": to_microseconds(self.emit_time),
             "data": self.data,
         }
+
+
+def to_microseconds(ms: float) -> float:
+    """A unix-ms timestamp cut to whole microseconds (what the wire shows): the float
+    closest to ``k / 1000``, so it prints with at most three decimals. ``round(ms, 3)``
+    gives the same digits up to the last microsecond at a third of the speed."""
+    return int(ms * 1000) / 1000

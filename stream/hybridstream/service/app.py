@@ -8,7 +8,6 @@ producers first, then drains the outbox into the sink, then closes sockets and t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from types import TracebackType
 from typing import Any, Self
@@ -99,10 +98,7 @@ class StreamService:
             task.cancel()  # a ConfigMap watch blocks in a long poll; stop does not reach it
         await asyncio.gather(*self._producers, *self._watchers, return_exceptions=True)
         if self._drain is not None:
-            self._drain.cancel()
-            await asyncio.gather(self._drain, return_exceptions=True)
-        with contextlib.suppress(TimeoutError):
-            await self.pipeline.flush(DRAIN_TIMEOUT)
+            await self._finish_drain(self._drain)
         await self.pipeline.sink.close()
         if self._ack_task is not None:
             await asyncio.gather(self._ack_task, return_exceptions=True)
@@ -113,6 +109,19 @@ class StreamService:
         if self._kube is not None:
             await self._kube.close()
         log.info("stream stopped")
+
+    async def _finish_drain(self, drain: asyncio.Task[None]) -> None:
+        """Deliver the batch in flight and everything queued, within DRAIN_TIMEOUT; what is
+        still queued after that is lost, and logged."""
+        outbox = self.pipeline.outbox
+        outbox.close()
+        try:
+            await asyncio.wait_for(drain, DRAIN_TIMEOUT)
+        except TimeoutError:
+            log.error("sink: %d events undelivered after %.0f s of shutdown", len(outbox),
+                      DRAIN_TIMEOUT)
+        except Exception:  # a bug killed the drain earlier; nothing reported it yet
+            log.exception("sink: the drain task failed")
 
     async def _start_routing_source(self) -> None:
         s = self.settings

@@ -29,6 +29,7 @@ class Outbox:
         self._coalesced: OrderedDict[tuple[str, ...], Event] = OrderedDict()
         self._fifo: deque[Event] = deque()
         self._ready = asyncio.Event()
+        self._closed = False
         self.coalesced_total = 0
         self.overflowed = 0
 
@@ -51,9 +52,17 @@ class Outbox:
         self._ready.set()
         return within
 
+    def close(self) -> None:
+        """Shutdown: ``get_batch`` hands out what is left, then returns ``[]``."""
+        self._closed = True
+        self._ready.set()
+
     async def get_batch(self, limit: int = 500) -> list[Event]:
-        """Wait for events, then take up to ``limit`` (lossless ones first, in order)."""
+        """Wait for events, then take up to ``limit`` (lossless ones first, in order);
+        ``[]`` once the outbox is closed and empty."""
         while not self:
+            if self._closed:
+                return []
             self._ready.clear()
             await self._ready.wait()
         batch: list[Event] = []

@@ -8,7 +8,6 @@ event produced after the ack.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -36,7 +35,6 @@ class Pipeline:
                                                            "filtered": 0, "sink_failures": 0})
     _forward_doc: RoutingDocument | None = field(default=None, repr=False)
     _forward_by_symbol: dict[str, bool] = field(default_factory=dict, repr=False)
-    _in_flight: asyncio.Future[None] | None = field(default=None, repr=False)
 
     def received(self, kind: str, source: Source, count: int = 1) -> None:
         """Count exchange messages (``hybridstream_events_total``)."""
@@ -72,23 +70,12 @@ class Pipeline:
         self.metrics.routing_range.labels(bound="high").set(high)
 
     async def drain(self) -> None:
-        """Forever: take batches from the outbox and hand them to the sink. Cancelling the
-        drain (shutdown) never abandons a batch half-sent: the delivery is shielded and
-        :meth:`flush` finishes it first."""
-        while True:
-            batch = await self.outbox.get_batch()
-            self._in_flight = asyncio.ensure_future(self._deliver(batch))
-            await asyncio.shield(self._in_flight)
-
-    async def flush(self, budget_seconds: float) -> None:
-        """Finish the batch in flight, then deliver what is queued (graceful shutdown),
-        giving up after ``budget_seconds``."""
-        deadline = time.monotonic() + budget_seconds
-        if self._in_flight is not None and not self._in_flight.done():
-            await asyncio.wait_for(asyncio.shield(self._in_flight), budget_seconds)
-        while len(self.outbox) and time.monotonic() < deadline:
-            batch = await self.outbox.get_batch()
-            await asyncio.wait_for(self._deliver(batch), max(0.1, deadline - time.monotonic()))
+        """Hand the outbox's batches to the sink until it is closed and empty. A batch is
+        delivered inline, not in a task of its own: one loop iteration less on every
+        event's way to the sink. So that no batch is abandoned half-sent, shutdown closes
+        the outbox and waits for this to return instead of cancelling it."""
+        while batch := await self.outbox.get_batch():
+            await self._deliver(batch)
 
     async def _deliver(self, batch: list[Event]) -> None:
         now = time.time()
@@ -105,7 +92,7 @@ class Pipeline:
         latency = self.metrics.tick_to_emit_by_source
         per_source: dict[str, int] = {}
         for event in batch:
-            source = event.source.value
+            source = str(event.source)  # the plain value, cheaper than .value
             per_source[source] = per_source.get(source, 0) + 1
             if event.exchange_time:
                 latency[source].observe(max(0.0, now - event.exchange_time / 1000))

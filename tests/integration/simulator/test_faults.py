@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from hybridstream.simulator import Simulator
 
-from .helpers import open_private, recv_json, recv_until, signed_request, wait_for
+from .helpers import now_ms, open_private, recv_json, recv_until, signed_request, wait_for
 
 GONE = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
 
@@ -102,6 +102,21 @@ async def test_delay_holds_every_frame_back(sim: Simulator,
     assert (await recv_json(ws))["req_id"] == "late"
     assert time.monotonic() - started >= 0.75  # a lower bound: cannot flake under load
     sim.control.set_delay("all", 0)
+    await ws.close()
+
+
+async def test_delay_holds_ticker_pushes_back(sim: Simulator,
+                                              session: aiohttp.ClientSession) -> None:
+    """Ticker fan-out writes straight to the socket when nothing is queued; a delay fault
+    must still hold every push back."""
+    ws = await _subscribed_public(session, sim, "BTCUSDT")
+    assert (await recv_json(ws))["type"] == "snapshot"
+    sim.control.set_delay("public", 800)
+    began = now_ms()
+    # Pushes written before the delay began may still be in flight: skip them.
+    delta = await recv_until(ws, lambda m: m.get("type") == "delta" and m["ts"] > began)
+    sim.control.set_delay("all", 0)
+    assert now_ms() - delta["ts"] >= 750  # a lower bound: cannot flake under load
     await ws.close()
 
 

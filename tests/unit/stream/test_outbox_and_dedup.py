@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 from hybridstream.consumer import EventDeduplicator
 from hybridstream.hybrid.events import Event, EventType, Source
 from hybridstream.service.outbox import Outbox
@@ -49,3 +52,29 @@ def test_dedup_orders_and_executions_by_exchange_ids() -> None:
                                                       "updatedTime": "1", "cumExecQty": "0"}}
     filled = {**order, "data": {**order["data"], "orderStatus": "Filled"}}
     assert d.accept(order) and d.accept(filled) and not d.accept(filled)
+
+
+def test_wire_form_has_plain_strings_and_microsecond_timestamps() -> None:
+    event = Event(EventType.POSITION_UPDATE, Source.REST, "A", {"positionIdx": 0}, 7, 1_700,
+                  1_764_605_123_456.789_49, 1_764_605_123_457.250_4)
+    wire = event.to_dict()
+    assert type(wire["type"]) is str and wire["type"] == "position.update"
+    assert type(wire["source"]) is str and wire["source"] == "rest"
+    assert (wire["receiveTime"], wire["emitTime"]) == (1_764_605_123_456.789,
+                                                       1_764_605_123_457.25)
+    assert json.dumps(wire["receiveTime"]) == "1764605123456.789"  # never 17 digits
+    assert {k: wire[k] for k in ("symbol", "seq", "exchangeTime", "data")} == {
+        "symbol": "A", "seq": 7, "exchangeTime": 1_700, "data": {"positionIdx": 0}}
+
+
+async def test_a_closed_outbox_hands_out_what_is_left_then_nothing() -> None:
+    box = Outbox(capacity=10)
+    waiting = asyncio.create_task(box.get_batch())
+    await asyncio.sleep(0)
+    box.close()
+    assert await asyncio.wait_for(waiting, 5) == []  # a drain blocked on an empty outbox ends
+    box.put(position_event("A", 1, "1"))  # a late put is still delivered, not dropped
+    box.put(execution_event("e0"))
+    assert [e.type for e in await box.get_batch()] == [EventType.EXECUTION,
+                                                       EventType.POSITION_UPDATE]
+    assert await box.get_batch() == []
