@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.plugins.processes import LoggedProcess, start_ready_server
+from tests.plugins.processes import LoggedProcess, start_ready_server, started_servers
 
 
 @dataclass
@@ -61,13 +61,4 @@ def webhook_config(url: str, bearer_token: str) -> dict[str, Any]:
 def alertmanager_factory(
     tmp_path: Path,
 ) -> Iterator[Callable[[dict[str, Any]], AlertmanagerServer]]:
-    servers: list[AlertmanagerServer] = []
-
-    def factory(config: dict[str, Any]) -> AlertmanagerServer:
-        server = start_alertmanager(tmp_path / f"alertmanager-{len(servers)}", config)
-        servers.append(server)
-        return server
-
-    yield factory
-    for server in servers:
-        server.stop()
+    yield from started_servers(tmp_path, "alertmanager", start_alertmanager)

@@ -11,13 +11,20 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import yaml
 
 T = TypeVar("T")
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=Stoppable)
 
 
 def free_port() -> int:
@@ -106,3 +113,19 @@ def start_ready_server(binary_name: str, workdir: Path, config: dict[str, Any],
         process.stop()
         raise RuntimeError(f"{binary_name} did not start:\n{process.tail()}") from None
     return process, port, config_path
+
+
+def started_servers(tmp_path: Path, name: str, start: Callable[[Path, dict[str, Any]], S],
+                    ) -> Iterator[Callable[[dict[str, Any]], S]]:
+    """A server fixture's body: yields a factory that starts one server per call, each in
+    its own ``tmp_path/<name>-N``, and stops every one of them at teardown."""
+    servers: list[S] = []
+
+    def factory(config: dict[str, Any]) -> S:
+        server = start(tmp_path / f"{name}-{len(servers)}", config)
+        servers.append(server)
+        return server
+
+    yield factory
+    for server in servers:
+        server.stop()

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.plugins.processes import LoggedProcess, start_ready_server
+from tests.plugins.processes import LoggedProcess, start_ready_server, started_servers
 
 
 @dataclass
@@ -80,13 +80,4 @@ def scrape_config(targets: list[str], interval: str = "1s",
 
 @pytest.fixture
 def prometheus_factory(tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], PrometheusServer]]:
-    servers: list[PrometheusServer] = []
-
-    def factory(config: dict[str, Any]) -> PrometheusServer:
-        server = start_prometheus(tmp_path / f"prometheus-{len(servers)}", config)
-        servers.append(server)
-        return server
-
-    yield factory
-    for server in servers:
-        server.stop()
+    yield from started_servers(tmp_path, "prometheus", start_prometheus)
