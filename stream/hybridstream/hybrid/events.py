@@ -68,6 +68,6 @@ class Event:
 
 def to_microseconds(ms: float) -> float:
     """A unix-ms timestamp cut to whole microseconds (what the wire shows): the float
-    closest to ``k / 1000``, so it prints with at most three decimals. ``round(ms, 3)``
-    gives the same digits up to the last microsecond at a third of the speed."""
+    closest to ``k / 1000``, so it prints with at most three decimals. Within a microsecond
+    of ``round(ms, 3)``, at a third of its cost."""
     return int(ms * 1000) / 1000

@@ -93,19 +93,20 @@ class Connection:
 
     def enqueue_many(self, frames: list[bytes]) -> None:
         """Queue a batch of droppable pushes as one write (the ticker fan-out path)."""
-        size = sum(len(f) for f in frames)
-        if self._backlog() + size > self.max_bytes:
+        data = b"".join(frames)
+        if self._backlog() + len(data) > self.max_bytes:
             self.dropped += len(frames)
             return
         transport = self.transport
         if (not self._queue and transport is not None and not transport.is_closing()
                 and self._delay_ms() <= 0):
             # Nothing queued, no delay fault: write now, without a hop through the writer
-            # task (a loop iteration that every client's tick latency would pay).
-            transport.write(b"".join(frames))
+            # task (a loop iteration that every client's tick latency would pay). The
+            # backlog check above keeps the transport buffer bounded as the writer would.
+            transport.write(data)
             self.frames_sent += len(frames)
             return
-        self._push(b"".join(frames), len(frames))
+        self._push(data, len(frames))
 
     def _backlog(self) -> int:
         buffered = 0 if self.transport is None else self.transport.get_write_buffer_size()
