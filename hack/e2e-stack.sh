@@ -6,7 +6,8 @@
 #                              PROMETHEUS_IMAGE=, ALERTMANAGER_IMAGE=
 #   e2e-stack.sh render FILE.. an example's manifests with the loaded images (env NAMESPACE)
 #   e2e-stack.sh deploy NS     in namespace NS: the simulator and Prometheus with the chart's
-#                              alerting rules (examples/04-local-simulator), the operator
+#                              alerting rules (examples/04-local-simulator; env
+#                              DISCONNECTED_CRITICAL_SECONDS, default 4), the operator
 #                              chart (release hs-NS, watching NS only) and Alertmanager posting
 #                              to the operator's webhook, each waited for until available
 # Everything is cached/idempotent: a warm `images` takes a few seconds.
@@ -49,12 +50,13 @@ render() {
 }
 
 # The chart's own PrometheusRule (the seed plan's alerts) as a plain Prometheus rules file:
-# Debian's Prometheus has no prometheus-operator to load the CRD. The socket-down threshold
-# is the example rollout's 4 s (the chart's default, 120 s, is for production).
+# Debian's Prometheus has no prometheus-operator to load the CRD. The critical socket-down
+# threshold is 4 s, so a fault rolls back at once (DISCONNECTED_CRITICAL_SECONDS=120 keeps
+# the chart's default, for production).
 alert_rules() {
   "$HELM" template "hs-$1" "$CHART" -n "$1" --show-only templates/prometheusrule.yaml \
     --set monitoring.prometheusRule.enabled=true \
-    --set monitoring.prometheusRule.thresholds.disconnectedCriticalSeconds=4 \
+    --set monitoring.prometheusRule.thresholds.disconnectedCriticalSeconds="${DISCONNECTED_CRITICAL_SECONDS:-4}" \
     | sed -n '/^spec:/,$p' | tail -n +2 | sed 's/^  //'
 }
 

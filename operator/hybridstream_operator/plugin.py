@@ -21,7 +21,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from hybridstream_operator.clients.kube import Kube, list_rollouts, patch_rollout_annotations
 from hybridstream_operator.logic.intents import build_intent_annotation
 from hybridstream_operator.models.observations import IntentKind
-from hybridstream_operator.models.status import RolloutStatus
+from hybridstream_operator.models.status import RolloutStatus, Verdict
 
 COLUMNS = ("NAME", "PHASE", "STEP", "HYBRID%", "ROUTING", "AGE", "MESSAGE")
 
@@ -62,15 +62,22 @@ def build_detail(obj: dict[str, Any]) -> str:
         f"hybrid [0,{r.hybrid_high}) legacy [{r.legacy_low},100)",
         f"Replicas:  legacy {st.replicas.legacy}  hybrid {st.replicas.hybrid}",
         f"Message:   {st.message}",
-        "Analysis:  metric  pass/fail/inconclusive/error  last",
+        "Analysis:  metric  pass/fail/held/inconclusive/error/n.a.  last",
     ]
-    lines += [f"  {m.name}  {m.passed}/{m.failed}/{m.inconclusive}/{m.errored}  "
-              f"{m.last_verdict.value if m.last_verdict else '-'} {m.last_value or ''}"
+    # "held": unmet during a gate's warm-up; "n.a.": not applicable (e.g. an idle account)
+    lines += [f"  {m.name}  {m.passed}/{m.failed}/{m.held}/{m.inconclusive}/{m.errored}/"
+              f"{m.not_applicable}  {_verdict_label(m.last_verdict)} {m.last_value or ''}"
               for m in st.analysis.metrics]
     if st.last_failure:
         f = st.last_failure
         lines.append(f"Failure:   {f.source} {f.name} = {f.value} → {f.action}: {f.message}")
     return "\n".join(lines)
+
+
+def _verdict_label(verdict: Verdict | None) -> str:
+    if verdict is None:
+        return "-"
+    return "not applicable" if verdict is Verdict.NOT_APPLICABLE else verdict.value
 
 
 def build_history(obj: dict[str, Any]) -> str:

@@ -23,6 +23,10 @@ BUCKETS = 100
 CONFIGMAP_KEY = "routing.json"
 #: Pod annotation in which a stream pod acknowledges the generation it applied.
 ACK_ANNOTATION = "hybridstream.io/routing-ack"
+#: Labels a stream pod adds to every metric series it exports, whatever the scrape
+#: configuration: the operator scopes its default analysis to a rollout's pods by them.
+SCOPE_ROLLOUT, SCOPE_NAMESPACE, SCOPE_POD = (
+    "hybridstream_rollout", "hybridstream_namespace", "hybridstream_pod")
 
 
 class Mode(StrEnum):

@@ -61,6 +61,8 @@ class StreamSettings(BaseSettings):
     routing_file: Path | None = Field(default=None, validation_alias="HYBRID_ROUTING_FILE")
     pod_name: str | None = Field(default=None, validation_alias="POD_NAME")
     pod_namespace: str | None = Field(default=None, validation_alias="POD_NAMESPACE")
+    rollout: str | None = Field(default=None, validation_alias="HYBRID_ROLLOUT",
+                                description="the HybridStreamRollout of this pod (metric scope)")
     sink: SinkKind = Field(default=SinkKind.JSONL, validation_alias="HYBRID_SINK")
     sink_url: str | None = Field(default=None, validation_alias="HYBRID_SINK_URL")
     redis_stream: str = Field(default="hybridstream:events",

@@ -85,25 +85,39 @@ def images(stack: Stack) -> Images:
 
 
 
-def run_deploy(stack: Stack, namespace: str) -> None:
+def run_deploy(stack: Stack, namespace: str, **env: str) -> None:
     """hack/e2e-stack.sh deploy: simulator, Prometheus, the operator chart, Alertmanager."""
     result = subprocess.run(
         ["bash", str(REPO / "hack" / "e2e-stack.sh"), "deploy", namespace],
         capture_output=True, text=True, timeout=600, check=False,
-        env={**os.environ, **stack.env},
+        env={**os.environ, **stack.env, **env},
     )
     assert result.returncode == 0, f"e2e-stack.sh deploy failed:\n{result.stderr[-6000:]}"
 
 
-@pytest.fixture
-def deployed(stack: Stack, namespace: str) -> Iterator[str]:
-    """A fresh namespace with the simulator, Prometheus and the operator chart installed.
-    Teardown deletes the rollout while the operator still runs (its finalizer), then
-    uninstalls the release (its cluster-scoped RBAC outlives the namespace otherwise)."""
-    run_deploy(stack, namespace)
-    yield namespace
+def undeploy(stack: Stack, namespace: str) -> None:
+    """Delete the rollouts while the operator still runs (its finalizer), then uninstall
+    the release (its cluster-scoped RBAC outlives the namespace otherwise)."""
     stack.cluster.kubectl("delete", "hsr", "--all", "-n", namespace, "--timeout=60s",
                           check=False, timeout=90)
     subprocess.run([str(stack.helm), "--kubeconfig", str(stack.cluster.kubeconfig),
                     "uninstall", stack.release(namespace), "-n", namespace],
                    capture_output=True, timeout=120, check=False)
+
+
+@pytest.fixture
+def deployed(stack: Stack, namespace: str) -> Iterator[str]:
+    """A fresh namespace with the simulator, Prometheus and the operator chart installed
+    (the critical socket-down alert at 4 s, so a fault rolls back at once)."""
+    run_deploy(stack, namespace)
+    yield namespace
+    undeploy(stack, namespace)
+
+
+@pytest.fixture
+def deployed_as_shipped(stack: Stack, namespace: str) -> Iterator[str]:
+    """The same with every alert threshold as the chart ships it (socket down 30 s / 120 s):
+    what a user gets, for the default analysis tests."""
+    run_deploy(stack, namespace, DISCONNECTED_CRITICAL_SECONDS="120")
+    yield namespace
+    undeploy(stack, namespace)

@@ -15,7 +15,8 @@ import json
 import re
 import subprocess
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,16 +61,13 @@ class Stack:
         return f"hs-{namespace}"
 
 
-def build_rollout(image: str, without_metrics: tuple[str, ...] = (),
-                  **steps: Any) -> dict[str, Any]:
-    """The example rollout with our image, ``steps`` overriding spec.steps keys and the
-    analysis metrics named in ``without_metrics`` left out."""
-    doc = yaml.safe_load((EXAMPLE / "rollout.yaml").read_text())
-    rollout = copy.deepcopy(doc)
+def build_rollout(image: str, name: str = ROLLOUT, **steps: Any) -> dict[str, Any]:
+    """The example rollout (default analysis) with our image, named ``name``, ``steps``
+    overriding spec.steps keys."""
+    rollout = copy.deepcopy(yaml.safe_load((EXAMPLE / "rollout.yaml").read_text()))
+    rollout["metadata"]["name"] = name
     rollout["spec"]["workload"]["image"] = image
     rollout["spec"]["steps"].update(steps)
-    analysis = rollout["spec"]["analysis"]
-    analysis["metrics"] = [m for m in analysis["metrics"] if m["name"] not in without_metrics]
     return rollout
 
 
@@ -90,6 +88,52 @@ def diagnostics(cluster: Cluster, namespace: str, release: str) -> str:
     ):
         parts.append(f"--- {title}\n{cluster.kubectl(*args, check=False)[-6000:]}")
     return "\n".join(parts)
+
+
+# Two symbols in the first half of the buckets (hybrid's at 50 %) and two in the second.
+SYMBOLS = ("XRPUSDT", "LTCUSDT", "BTCUSDT", "ADAUSDT")
+# A walk with the default analysis: five steps of 30-35 s, pods starting, handovers.
+WALK_TIMEOUT = 420
+
+
+def wait_until(stack: Stack, namespace: str, check: Callable[[], Any], what: str,
+               timeout: float = WALK_TIMEOUT) -> Any:
+    """Poll ``check`` until truthy; fail with the rollout, pods and operator log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n"
+                         + diagnostics(stack.cluster, namespace, stack.release(namespace)))
+
+
+class PhaseRecorder:
+    """Remembers every (phase, step) the rollout's status showed, in order."""
+
+    def __init__(self, cluster: Cluster, namespace: str) -> None:
+        self.cluster, self.namespace = cluster, namespace
+        self.seen: list[tuple[str, int | None]] = []
+        self.first_at: dict[str, float] = {}
+        self.messages: list[str] = []
+
+    def poll(self) -> dict[str, Any]:
+        status = rollout_status(self.cluster, self.namespace)
+        if status.get("message") and status["message"] not in self.messages[-1:]:
+            self.messages.append(status["message"])
+        key = (status.get("phase", "Pending"), status.get("stepIndex"))
+        if not self.seen or self.seen[-1] != key:
+            self.seen.append(key)
+        self.first_at.setdefault(key[0], time.time())
+        return status
+
+
+def open_positions(url: str) -> None:
+    """One long position per symbol on the stream's account (10: a multiple of every
+    default symbol's qtyStep)."""
+    for symbol in SYMBOLS:
+        admin(url, "open-position", account=ACCOUNT, symbol=symbol, side="Buy", qty="10")
 
 
 @contextmanager

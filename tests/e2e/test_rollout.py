@@ -3,9 +3,9 @@
 Each test gets a fresh namespace with the in-cluster simulator (exchange), Prometheus
 scraping the stream pods, and the operator installed by ``helm install`` (fixture
 ``deployed``, hack/e2e-stack.sh), then applies examples/04-local-simulator/rollout.yaml
-with second-scale steps. Positions are opened through the simulator's admin API (port-forward
-on 127.0.0.1) so the stream pods have real events to forward; every stream pod's jsonl sink
-(stdout) is followed for the whole run.
+(the default analysis, thresholds untouched, durations compressed). Positions are opened
+through the simulator's admin API (port-forward on 127.0.0.1) so the stream pods have real
+events to forward; every stream pod's jsonl sink (stdout) is followed for the whole run.
 
 * the happy path walks Canary → Parallel → Cutover 50 % → 100 % → Production, the pods ack
   every routing generation, legacy forwards every open symbol before the cutover and
@@ -13,8 +13,8 @@ on 127.0.0.1) so the stream pods have real events to forward; every stream pod's
 * a fault injected mid-cutover (the simulator drops the private sockets and refuses
   re-auth) fires the chart's HybridStreamDisconnectedCritical rule in Prometheus;
   Alertmanager posts it to the operator's webhook and the rollout rolls back to legacy with
-  no symbol left uncovered (the rollout's own analysis does not watch that socket, so only
-  the alert can roll it back);
+  no symbol left uncovered (the alert's threshold is 4 s here, far below the analysis' own
+  30 s / 120 s, so only the alert can roll it back this fast);
 * deleting the rollout and uninstalling the chart leave nothing behind but the CRDs.
 """
 
@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,64 +30,25 @@ from hybridstream.routing import ACK_ANNOTATION, bucket_of
 
 from tests.e2e.coverage import build_gaps, build_sources
 from tests.e2e.stack import (
-    ACCOUNT,
     ROLLOUT,
     SIM_PORT,
     STREAM_SELECTOR,
+    SYMBOLS,
     LogFollower,
+    PhaseRecorder,
     Stack,
     admin,
     build_rollout,
-    diagnostics,
+    open_positions,
     port_forward,
-    rollout_status,
+    wait_until,
 )
 from tests.plugins.cluster import Cluster
 
-# Two symbols in the first half of the buckets (hybrid's at 50 %) and two in the second.
-SYMBOLS = ("XRPUSDT", "LTCUSDT", "BTCUSDT", "ADAUSDT")
 # Longest stretch a consumer may see no event for an open symbol: REST polls every second
 # and tickers push twice a second, so only a handover or the fault's detection and
 # rollback (4 s limit + 2 s scrape + 2 s analysis + acks) can open a gap.
 COVERAGE_WINDOW = 30.0
-WALK_TIMEOUT = 300
-
-
-def wait_until(stack: Stack, namespace: str, check: Callable[[], Any], what: str,
-               timeout: float = WALK_TIMEOUT) -> Any:
-    """Poll ``check`` until truthy; fail with the rollout, pods and operator log."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n"
-                         + diagnostics(stack.cluster, namespace, stack.release(namespace)))
-
-
-class PhaseRecorder:
-    """Remembers every (phase, step) the rollout's status showed, in order."""
-
-    def __init__(self, cluster: Cluster, namespace: str) -> None:
-        self.cluster, self.namespace = cluster, namespace
-        self.seen: list[tuple[str, int | None]] = []
-        self.first_at: dict[str, float] = {}
-
-    def poll(self) -> dict[str, Any]:
-        status = rollout_status(self.cluster, self.namespace)
-        key = (status.get("phase", "Pending"), status.get("stepIndex"))
-        if not self.seen or self.seen[-1] != key:
-            self.seen.append(key)
-        self.first_at.setdefault(key[0], time.time())
-        return status
-
-
-def open_positions(url: str) -> None:
-    """One long position per symbol on the stream's account (10: a multiple of every
-    default symbol's qtyStep)."""
-    for symbol in SYMBOLS:
-        admin(url, "open-position", account=ACCOUNT, symbol=symbol, side="Buy", qty="10")
 
 
 def routing_document(cluster: Cluster, namespace: str) -> dict[str, Any]:
@@ -171,7 +131,7 @@ def test_fault_mid_cutover_rolls_back_with_every_symbol_covered(
 ) -> None:
     cluster, ns = stack.cluster, deployed
     recorder = PhaseRecorder(cluster, ns)
-    rollout = build_rollout(stack.stream_image, without_metrics=("hybrid-private-disconnected",),
+    rollout = build_rollout(stack.stream_image,
                             cutover=[{"percent": 50, "pause": {"duration": "5m"}},
                                      {"percent": 100, "pause": {"duration": "10s"}}])
     with port_forward(cluster, ns, "svc/simulator", SIM_PORT) as sim, \

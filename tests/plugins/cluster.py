@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,9 +80,21 @@ def cluster() -> Iterator[Cluster]:
 
 
 @pytest.fixture
-def namespace(cluster: Cluster) -> Iterator[str]:
+def namespace_factory(cluster: Cluster) -> Iterator[Callable[[], str]]:
+    """Fresh namespaces on demand, all deleted after the test (without waiting)."""
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"t-{uuid.uuid4().hex[:8]}"
+        cluster.kubectl("create", "namespace", name)
+        made.append(name)
+        return name
+    yield make
+    for name in made:
+        cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def namespace(namespace_factory: Callable[[], str]) -> str:
     """A fresh namespace for one test, deleted afterwards (without waiting)."""
-    name = f"t-{uuid.uuid4().hex[:8]}"
-    cluster.kubectl("create", "namespace", name)
-    yield name
-    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    return namespace_factory()

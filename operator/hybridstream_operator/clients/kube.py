@@ -147,8 +147,8 @@ async def patch_rollout_status(kube: Kube, namespace: str, name: str, resource_v
 
 
 async def patch_rollout_annotations(kube: Kube, namespace: str, name: str,
-                                    annotations: dict[str, str]) -> None:
-    """Merge annotations into the rollout (intents, alerts)."""
+                                    annotations: Mapping[str, str | None]) -> None:
+    """Merge annotations into the rollout (intents, alerts); None removes one."""
     await kube.custom.patch_namespaced_custom_object(
         API_GROUP, API_VERSION, namespace, PLURAL, name,
         {"metadata": {"annotations": annotations}}, _content_type=MERGE)

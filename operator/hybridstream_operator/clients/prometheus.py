@@ -12,12 +12,6 @@ import math
 import aiohttp
 
 from hybridstream_operator.models.observations import Sample
-from hybridstream_operator.models.spec import Analysis, Metric
-
-
-def build_query(metric: Metric, selector: str) -> str:
-    """The metric's PromQL with ``$selector`` replaced by the rollout's label matchers."""
-    return metric.query.replace("$selector", selector)
 
 
 def parse_result(metric: str, body: dict) -> Sample:
@@ -37,23 +31,23 @@ def parse_result(metric: str, body: dict) -> Sample:
     return Sample(metric, None if math.isnan(value) else value)
 
 
-async def fetch_sample(session: aiohttp.ClientSession, address: str, metric: Metric,
-                       selector: str, deadline: float) -> Sample:
+async def fetch_sample(session: aiohttp.ClientSession, address: str, name: str, query: str,
+                       deadline: float) -> Sample:
     """Run one metric's instant query."""
     url = address.rstrip("/") + "/api/v1/query"
     try:
-        async with session.get(url, params={"query": build_query(metric, selector)},
+        async with session.get(url, params={"query": query},
                                timeout=aiohttp.ClientTimeout(total=deadline)) as resp:
             if resp.status >= 500 or resp.status in (401, 403, 404):
-                return Sample(metric.name, error=f"HTTP {resp.status}")
-            return parse_result(metric.name, await resp.json(content_type=None))
+                return Sample(name, error=f"HTTP {resp.status}")
+            return parse_result(name, await resp.json(content_type=None))
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        return Sample(metric.name, error=type(exc).__name__)
+        return Sample(name, error=type(exc).__name__)
 
 
-async def fetch_samples(session: aiohttp.ClientSession, analysis: Analysis,
-                        metrics: list[Metric], deadline: float) -> tuple[Sample, ...]:
-    """All metrics of a pass, concurrently."""
+async def fetch_samples(session: aiohttp.ClientSession, address: str,
+                        queries: dict[str, str], deadline: float) -> tuple[Sample, ...]:
+    """Every ``name -> rendered query`` of a pass, concurrently."""
     return tuple(await asyncio.gather(*(
-        fetch_sample(session, analysis.prometheus.address, m, analysis.selector, deadline)
-        for m in metrics)))
+        fetch_sample(session, address, name, query, deadline)
+        for name, query in queries.items())))

@@ -25,6 +25,7 @@ from hybridstream_operator.clients.kube import (
     fetch_deployment_state,
     fetch_rollout,
     fetch_routing,
+    patch_rollout_annotations,
     patch_rollout_status,
 )
 from hybridstream_operator.clients.prometheus import fetch_samples
@@ -35,10 +36,10 @@ from hybridstream_operator.logic.builders import (
     build_routing_configmap,
     build_static_resources,
 )
-from hybridstream_operator.logic.intents import parse_alert, parse_intent
+from hybridstream_operator.logic.intents import build_alert_cleanup, parse_alerts, parse_intent
 from hybridstream_operator.logic.phase_machine import Decision, decide
-from hybridstream_operator.logic.steps import assess_analysis_due
-from hybridstream_operator.logic.verdicts import applicable
+from hybridstream_operator.logic.queries import build_queries
+from hybridstream_operator.logic.steps import assess_analysis_due, data_start, measured_metrics
 from hybridstream_operator.models.actions import EmitEvent, PublishRouting
 from hybridstream_operator.models.base import parse_duration
 from hybridstream_operator.models.observations import Observations
@@ -84,9 +85,11 @@ async def gather_observations(rt: Runtime, obj: dict[str, Any], spec: RolloutSpe
     annotations = obj["metadata"].get("annotations") or {}
     samples = None
     if assess_analysis_due(spec, status, now):
-        metrics = applicable(spec.analysis.metrics, status.phase)
+        queries = build_queries(spec.analysis, measured_metrics(spec, status), ns, name,
+                                start=data_start(status), now=now)
         timeout = parse_duration(spec.analysis.prometheus.timeout).total_seconds()
-        samples = await fetch_samples(rt.http, spec.analysis, metrics, timeout)
+        samples = await fetch_samples(rt.http, spec.analysis.prometheus.address, queries,
+                                      timeout)
     legacy, hybrid, legacy_acks, hybrid_acks, published = await asyncio.gather(
         fetch_deployment_state(rt.kube, ns, name, Role.LEGACY),
         fetch_deployment_state(rt.kube, ns, name, Role.HYBRID),
@@ -96,7 +99,7 @@ async def gather_observations(rt: Runtime, obj: dict[str, Any], spec: RolloutSpe
     )
     return Observations(legacy=legacy, hybrid=hybrid, legacy_acks=legacy_acks,
                         hybrid_acks=hybrid_acks, published=published, samples=samples,
-                        intent=parse_intent(annotations), alert=parse_alert(annotations))
+                        intent=parse_intent(annotations), alerts=parse_alerts(annotations))
 
 
 async def apply_decision(rt: Runtime, obj: dict[str, Any], spec: RolloutSpec,
@@ -143,6 +146,11 @@ async def reconcile_rollout(rt: Runtime, namespace: str, name: str) -> None:
                  new_status.phase.value, new_status.step_label, new_status.message)
     if written:
         observability.record_pass(namespace, name, status, new_status, decision.verdicts)
+        # handled alerts are in status now: their annotations can go
+        cleanup = build_alert_cleanup(obj["metadata"].get("annotations") or {},
+                                      new_status.handled_alerts)
+        if cleanup:
+            await patch_rollout_annotations(rt.kube, namespace, name, cleanup)
     else:
         observability.STATUS_CONFLICTS.labels(namespace, name).inc()
         rt.wakeups.wake(namespace, name)  # re-decide from the fresh object right away

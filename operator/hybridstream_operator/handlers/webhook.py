@@ -15,12 +15,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from hybridstream.routing import SCOPE_NAMESPACE, SCOPE_ROLLOUT
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hybridstream_operator.clients.kube import list_rollouts, patch_rollout_annotations
 from hybridstream_operator.handlers.observability import REGISTRY
 from hybridstream_operator.handlers.reconcile import Runtime
 from hybridstream_operator.logic.intents import build_alert_annotation, build_intent_annotation
+from hybridstream_operator.models.defaults import DEFAULT_ALERT_NAMES
 from hybridstream_operator.models.observations import AlertSignal, IntentKind
 from hybridstream_operator.models.spec import API_GROUP
 
@@ -28,7 +30,10 @@ log = logging.getLogger(__name__)
 RUNTIME_KEY = web.AppKey("runtime", Runtime)
 TOKEN_KEY = web.AppKey("token", str)
 SCOPE_KEY = web.AppKey("namespaces", list)
-ROLLOUT_LABELS = ("rollout", f"{API_GROUP}/rollout", "hybridstream_io_rollout")
+# The stream's own scope labels first (every series carries them), then the usual
+# relabelled Kubernetes ones.
+ROLLOUT_LABELS = (SCOPE_ROLLOUT, "rollout", f"{API_GROUP}/rollout", "hybridstream_io_rollout")
+NAMESPACE_LABELS = (SCOPE_NAMESPACE, "namespace")
 
 
 def _authorized(request: web.Request) -> bool:
@@ -39,16 +44,17 @@ def _authorized(request: web.Request) -> bool:
 
 def select_targets(alert: dict[str, Any], rollouts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rollouts a firing alert acts on: those listing its name in ``spec.analysis.alertNames``,
-    narrowed by the alert's ``namespace`` and ``rollout`` labels when present."""
+    (the defaults when the stored object has none), narrowed by the alert's namespace and
+    rollout labels when present."""
     labels = alert.get("labels") or {}
     name = labels.get("alertname", "")
-    namespace = labels.get("namespace")
+    namespace = next((labels[k] for k in NAMESPACE_LABELS if k in labels), None)
     rollout = next((labels[k] for k in ROLLOUT_LABELS if k in labels), None)
     chosen = []
     for obj in rollouts:
         meta = obj["metadata"]
         names = ((obj.get("spec") or {}).get("analysis") or {}).get("alertNames")
-        if names is not None and name not in names:
+        if name not in (DEFAULT_ALERT_NAMES if names is None else names):
             continue
         if namespace and meta["namespace"] != namespace:
             continue

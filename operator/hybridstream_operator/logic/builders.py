@@ -82,6 +82,7 @@ def _env(spec: RolloutSpec, owner: Owner, role: Role) -> list[dict[str, Any]]:
         {"name": "BYBIT_NETWORK", "value": w.network.value},
         {"name": "HYBRID_SINK", "value": w.sink.type.value},
         {"name": "HYBRID_ROUTING_CONFIGMAP", "value": routing_configmap_name(owner.name)},
+        {"name": "HYBRID_ROLLOUT", "value": owner.name},  # scope label of every metric
         from_field("POD_NAME", "metadata.name"),
         from_field("POD_NAMESPACE", "metadata.namespace"),
         {"name": "HYBRID_HTTP_PORT", "value": str(w.metrics_port)},

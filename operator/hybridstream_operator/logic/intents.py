@@ -7,15 +7,17 @@ annotation stays on the object and a restarted operator sees it again.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from hybridstream_operator.models.observations import AlertSignal, Intent, IntentKind
 from hybridstream_operator.models.spec import API_GROUP
 
 INTENT_ANNOTATION = f"{API_GROUP}/intent"
-ALERT_ANNOTATION = f"{API_GROUP}/alert"
+#: One annotation per firing alert: ``alert.hybridstream.io/<hash of its id>``.
+ALERT_PREFIX = f"alert.{API_GROUP}/"
 
 
 def parse_intent(annotations: Mapping[str, str]) -> Intent | None:
@@ -44,19 +46,35 @@ def build_intent_annotation(kind: IntentKind, now: datetime, reason: str = "") -
     return {INTENT_ANNOTATION: json.dumps(body, sort_keys=True)}
 
 
-def parse_alert(annotations: Mapping[str, str]) -> AlertSignal | None:
-    """The alert annotation as an :class:`AlertSignal`, or None."""
-    raw = annotations.get(ALERT_ANNOTATION)
-    if not raw:
-        return None
-    try:
-        data = json.loads(raw)
-        return AlertSignal(str(data["name"]), str(data["id"]), str(data.get("message", "")))
-    except (ValueError, KeyError, TypeError):
-        return None
+def alert_key(alert_id: str) -> str:
+    """The annotation holding one firing alert: one key per alert, so that two alerts in
+    one Alertmanager payload (or two payloads before the next pass) never overwrite each
+    other."""
+    digest = hashlib.sha256(alert_id.encode()).hexdigest()[:16]
+    return f"{ALERT_PREFIX}{digest}"
+
+
+def parse_alerts(annotations: Mapping[str, str]) -> tuple[AlertSignal, ...]:
+    """Every recorded alert, oldest key first; malformed ones are skipped."""
+    found = []
+    for key in sorted(k for k in annotations if k.startswith(ALERT_PREFIX)):
+        try:
+            data = json.loads(annotations[key])
+            found.append(AlertSignal(str(data["name"]), str(data["id"]),
+                                     str(data.get("message", ""))))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return tuple(found)
 
 
 def build_alert_annotation(alert: AlertSignal) -> dict[str, str]:
     """The annotation patch recording a firing alert."""
     body = {"name": alert.name, "id": alert.id, "message": alert.message}
-    return {ALERT_ANNOTATION: json.dumps(body, sort_keys=True)}
+    return {alert_key(alert.id): json.dumps(body, sort_keys=True)}
+
+
+def build_alert_cleanup(annotations: Mapping[str, str],
+                        handled: Iterable[str]) -> dict[str, None]:
+    """The merge patch removing the annotations of alerts already acted on."""
+    done = {alert_key(i) for i in handled}
+    return {k: None for k in annotations if k.startswith(ALERT_PREFIX) and k in done}

@@ -22,7 +22,9 @@ from hybridstream_operator.logic.verdicts import (
     assess_breach,
     assess_gate,
     assess_sample,
+    assess_warming,
     build_metric_status,
+    describe_not_applicable,
     format_value,
     worst,
 )
@@ -32,6 +34,7 @@ from hybridstream_operator.models.observations import IntentKind, Observations
 from hybridstream_operator.models.phases import ABORTABLE, PROGRESSING, Phase
 from hybridstream_operator.models.spec import BreachAction, RolloutSpec
 from hybridstream_operator.models.status import (
+    HANDLED_ALERTS_LIMIT,
     HISTORY_LIMIT,
     FailureRecord,
     HistoryEntry,
@@ -71,7 +74,7 @@ class _Pass:
         if self.status.phase is Phase.PENDING:
             self._transition(Phase.CANARY, None, "rollout started")
         self._handle_intent()
-        self._handle_alert()
+        self._handle_alerts()
         self._handle_samples()
         self._progress()
         self._bookkeep()
@@ -112,41 +115,54 @@ class _Pass:
                 f"{kind.value} has no meaning in phase {phase.value}",
             )
 
-    def _handle_alert(self) -> None:
-        alert = self.obs.alert
-        if alert is None or alert.id == self.status.last_alert_id:
-            return
-        self.status.last_alert_id = alert.id
-        if alert.name not in self.spec.analysis.alert_names or self.status.phase not in ABORTABLE:
-            return
-        action = self.spec.analysis.alert_action
-        message = f"alert {alert.name} firing" + (f": {alert.message}" if alert.message else "")
-        self._apply_breach(Breach(alert.name, action, None, message), source="alert")
+    def _handle_alerts(self) -> None:
+        """Each recorded alert once: a named one acts (the first to roll back wins; later
+        ones find the rollout rolling back already and are only marked handled)."""
+        for alert in self.obs.alerts:
+            if alert.id in self.status.handled_alerts:
+                continue
+            self.status.handled_alerts = [*self.status.handled_alerts,
+                                          alert.id][-HANDLED_ALERTS_LIMIT:]
+            if (alert.name not in self.spec.analysis.alert_names
+                    or self.status.phase not in ABORTABLE):
+                continue
+            action = self.spec.analysis.alert_action
+            message = f"alert {alert.name} firing" + (
+                f": {alert.message}" if alert.message else "")
+            self._apply_breach(Breach(alert.name, action, None, message), source="alert")
 
     def _handle_samples(self) -> None:
-        if self.obs.samples is None or self.status.phase not in PROGRESSING:
+        metrics = steps.measured_metrics(self.spec, self.status)
+        if self.obs.samples is None or not metrics:
             return
         self.status.analysis.last_run_at = self.now
         by_name = {s.metric: s for s in self.obs.samples}
         counts = {m.name: m for m in self.status.analysis.metrics}
         breaches = []
-        for metric in applicable(self.spec.analysis.metrics, self.status.phase):
+        for metric in metrics:
             sample = by_name.get(metric.name)
             if sample is None:
                 continue
             verdict = assess_sample(metric, sample)
             self.verdicts.append((metric.name, verdict))
             previous = counts.get(metric.name, MetricStatus(name=metric.name))
+            # paused: the step's data is old enough; a critical guard must act
+            warming = self.status.phase is not Phase.PAUSED and assess_warming(
+                metric, self.status.step_started_at, self.now)
             counts[metric.name] = build_metric_status(
-                previous, verdict, format_value(sample), self.now
+                previous, verdict, format_value(sample), self.now, warming=warming
             )
             breach = assess_breach(metric, counts[metric.name])
             if breach is not None:
                 breaches.append(breach)
         self.status.analysis.metrics = list(counts.values())
         found = worst(breaches)
-        if found is not None:
-            self._apply_breach(found, source="metric")
+        if found is None:
+            return
+        rolls_back = found.action is BreachAction.ROLLBACK and self.spec.rollback.auto
+        if self.status.phase is Phase.PAUSED and not rolls_back:
+            return  # held already, a human is deciding; only a rollback still acts
+        self._apply_breach(found, source="metric")
 
     def _apply_breach(self, breach: Breach, *, source: str) -> None:
         action = breach.action
@@ -214,15 +230,18 @@ class _Pass:
             if duration is None:
                 status.message = f"{label}: waiting for promote (kubectl hsr promote)"
                 return
+            not_applicable = describe_not_applicable(status.analysis.metrics)
+            note = f" ({not_applicable})" if not_applicable else ""
             if elapsed < duration:
                 status.message = (
-                    f"{label}: {int(elapsed.total_seconds())}s of {int(duration.total_seconds())}s"
+                    f"{label}: {int(elapsed.total_seconds())}s of "
+                    f"{int(duration.total_seconds())}s{note}"
                 )
                 return
             metrics = applicable(self.spec.analysis.metrics, status.phase)
             gate = assess_gate(metrics, {m.name: m for m in status.analysis.metrics})
             if gate is not None:
-                status.message = f"{label}: {gate}"
+                status.message = f"{label}: {gate}{note}"
                 return
         if status.phase is Phase.PRODUCTION:
             self._retire_legacy()

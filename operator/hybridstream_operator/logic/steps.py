@@ -8,9 +8,10 @@ from datetime import datetime, timedelta
 from hybridstream.routing import Mode
 
 from hybridstream_operator.logic.handover import RoutingTarget
+from hybridstream_operator.logic.verdicts import applicable
 from hybridstream_operator.models.base import parse_duration
 from hybridstream_operator.models.phases import PROGRESSING, Phase
-from hybridstream_operator.models.spec import RolloutSpec
+from hybridstream_operator.models.spec import Metric, RolloutSpec
 from hybridstream_operator.models.status import RolloutStatus
 
 #: Where rollbacks lead: legacy forwards everything, hybrid back to monitor-only.
@@ -84,10 +85,25 @@ def build_step_label(spec: RolloutSpec, status: RolloutStatus) -> str:
     return "-"
 
 
+def measured_metrics(spec: RolloutSpec, status: RolloutStatus) -> list[Metric]:
+    """The metrics measured now: those of the progressing phase, or of the phase a paused
+    rollout left (its guards only); none while rolling back or rolled back."""
+    phase = effective_phase(status)
+    if phase not in PROGRESSING:
+        return []
+    return applicable(spec.analysis.metrics, phase, paused=status.phase is Phase.PAUSED)
+
+
+def data_start(status: RolloutStatus) -> datetime | None:
+    """Since when the current step's data counts: the step's start once its routing is in
+    force, else the phase's start (a retry or the next step never sees the last one's)."""
+    return status.step_started_at or status.phase_started_at
+
+
 def assess_analysis_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> bool:
     """Whether the next pass should query Prometheus (the interval runs from status, so a
     restarted operator keeps the cadence)."""
-    if status.phase not in PROGRESSING:
+    if not measured_metrics(spec, status):
         return False
     last = status.analysis.last_run_at
     return last is None or now - last >= parse_duration(spec.analysis.interval)

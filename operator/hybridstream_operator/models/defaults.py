@@ -1,23 +1,26 @@
-"""Default analysis from the seed plan's thresholds, as PromQL over the stream's metrics
-(docs/CONTRACTS.md). ``$selector`` is replaced by ``spec.analysis.selector`` so a user can
-scope every default query to one rollout's pods (e.g. ``namespace="trading"``).
+"""Default analysis: the seed plan's thresholds and success criteria as PromQL over the
+stream's metrics (docs/CONTRACTS.md), enforced by themselves with no tuning.
 
-Warnings hold progression; critical thresholds roll back (seed 000 "Rollback Plan":
-automatic rollback when events stop for 5 minutes, >10 subscription failures an hour, or
-price divergence above 1 %).
+* **Guards** are the thresholds (seed 000 "Alert Thresholds" / "Rollback Plan"): breached,
+  they act at once: warnings hold, criticals roll back.
+* **Gates** are the success criteria (seed 001): unmet, they hold the step's end; they only
+  count as failures after a warm-up (``GATE_WARMUP``), so a minute-old pod is never judged
+  on a five-minute rate.
 
-The pod filters are the chart's PrometheusRule's (templates/prometheusrule.yaml), so the
-operator's analysis and the alerts agree on what is unhealthy:
+Every query is scoped and windowed when it runs (``logic/queries.py``): ``$selector`` is this
+rollout's pods (the ``hybridstream_namespace``/``hybridstream_rollout`` labels every stream
+pod exports, plus ``spec.analysis.selector``), ``$window`` the current step's age (at least
+``MIN_WINDOW``, at most the metric's ``window``), so neither another team's stream nor the
+previous step or a failed attempt counts.
 
-* socket and subscription checks count only pods whose ``hybridstream_mode{role="hybrid"}``
-  is 1 — legacy (rest-mode) pods export socket gauges that never connect, so their
-  ``hybridstream_ws_disconnected_seconds`` grows forever;
-* "no events" counts only pods with ``hybridstream_positions_open > 0`` — an idle account
-  legitimately receives nothing. When no hybrid pod has a position the age is 0 (pass);
-  when no hybrid pod reports at all it is no data.
+Pod filters, shared with the chart's PrometheusRule (templates/prometheusrule.yaml):
 
-``role`` is a label of the ``hybridstream_mode`` series itself (the stream sets it), and
-``job``/``instance`` identify one scraped pod, so ``on(job, instance)`` joins per pod.
+* socket, subscription and event checks count only pods whose ``hybridstream_mode{role=
+  "hybrid"}`` is 1 and that are scraped now: legacy (rest-mode) pods export socket gauges
+  that never connect, and pods that are gone (a rolled-back attempt) no longer count;
+* questions about events only apply while some hybrid pod holds an open position (an idle
+  account legitimately hears nothing): they return no data then, which is
+  ``notApplicable``: neither pass nor block.
 """
 
 from __future__ import annotations
@@ -28,147 +31,103 @@ _HYBRID = 'source="hybrid",$selector'
 #: ``and`` these per-pod series to keep only hybrid-role pods / pods with open positions.
 HYBRID_POD = 'on(job, instance) (hybridstream_mode{role="hybrid",$selector} == 1)'
 WITH_POSITIONS = "on(job, instance) (hybridstream_positions_open{$selector} > 0)"
+_ANY_POSITION = f"on() (max(hybridstream_positions_open{{$selector}} and {HYBRID_POD}) > 0)"
+
+
+def _while_positions(expr: str, missing: str) -> str:
+    """``expr`` (``missing`` when it has no data yet) while a hybrid pod holds a position;
+    no data (not applicable) on an idle account."""
+    return f"(({expr}) or on() vector({missing})) and {_ANY_POSITION}"
+
+
 _DISCONNECTED = f"max(hybridstream_ws_disconnected_seconds{{$selector}} and {HYBRID_POD})"
-# Seconds since the stalest hybrid pod with open positions saw an event; 0 when no hybrid pod
-# holds a position (nothing to hear about); no data when no hybrid pod reports at all.
+# Seconds since the stalest hybrid pod with open positions saw an event, measured now.
 _EVENT_AGE = (
     f"max((time() - hybridstream_last_event_timestamp_seconds{{{_HYBRID}}}) and {WITH_POSITIONS})"
-    f" or on() (max(hybridstream_positions_open{{$selector}} and {HYBRID_POD}) == 0)"
 )
+# The same age as of each pod's last scrape (scrape time minus last event time), so that
+# the scrape interval itself cannot fail a "< 10 s" gate.
+_EVENT_AGE_AT_SCRAPE = (
+    f"max((timestamp(hybridstream_last_event_timestamp_seconds{{{_HYBRID}}})"
+    f" - hybridstream_last_event_timestamp_seconds{{{_HYBRID}}}) and {WITH_POSITIONS})"
+)
+# Mean exchange-tick-to-merged-event latency of hybrid pods, forwarded or not.
 _LATENCY = (
-    f"sum(rate(hybridstream_tick_to_emit_seconds_sum{{{_HYBRID}}}[5m])) / "
-    f"sum(rate(hybridstream_tick_to_emit_seconds_count{{{_HYBRID}}}[5m]))"
+    f"sum(rate(hybridstream_tick_to_event_seconds_sum{{{_HYBRID}}}[$window])) / "
+    f"(sum(rate(hybridstream_tick_to_event_seconds_count{{{_HYBRID}}}[$window])) > 0)"
 )
 _AGREEMENT = (
-    'sum(increase(hybridstream_price_comparisons_total{result="agree",$selector}[10m])) / '
-    "sum(increase(hybridstream_price_comparisons_total{$selector}[10m]))"
+    'sum(increase(hybridstream_price_comparisons_total{result="agree",$selector}[$window])) / '
+    "(sum(increase(hybridstream_price_comparisons_total{$selector}[$window])) > 0)"
+)
+_EVENTS_PER_MINUTE = f"sum(rate(hybridstream_events_total{{{_HYBRID}}}[$window])) * 60"
+# Hybrid's mean latency over legacy's mean staleness: a price change waits half a poll
+# interval for the REST poller on average.
+_FASTER = f"({_LATENCY}) / (min(hybridstream_poll_interval_seconds{{$selector}} > 0) / 2)"
+_COUNT = "sum(increase({series}{{$selector}}[$window]) and {pods})"
+_RECONNECTS = _COUNT.format(series="hybridstream_ws_reconnects_total", pods=HYBRID_POD)
+_SUBSCRIPTION_FAILURES = _COUNT.format(series="hybridstream_subscription_failures_total",
+                                       pods=HYBRID_POD)
+_PROCESSING_ERRORS = (
+    'sum(increase(hybridstream_errors_total{category="processing",$selector}[$window]))'
+)
+# Hybrid pods whose positions have had no ticker subscription for 30 s (prices frozen).
+_POSITIONS_WITHOUT_SUBSCRIPTIONS = (
+    "count((max_over_time(hybridstream_subscriptions_active{$selector}[30s]) == 0)"
+    " and on(job, instance) (min_over_time(hybridstream_positions_open{$selector}[30s]) > 0)"
+    f" and {HYBRID_POD})"
+)
+# A pod's resident memory against its own an hour ago (pods under an hour old: no data).
+_MEMORY_GROWTH = (
+    "max(delta(process_resident_memory_bytes{$selector}[1h]) / "
+    "(process_resident_memory_bytes{$selector} offset 1h))"
 )
 
-# name, query, condition, action, noData, phases (None: every progressing phase)
-_TABLE: list[tuple[str, str, str, str, str, list[str] | None]] = [
-    (
-        "disconnected-warning",
-        _DISCONNECTED,
-        "result <= 30",
-        "hold",
-        "inconclusive",
-        None,
-    ),
-    (
-        "disconnected-critical",
-        _DISCONNECTED,
-        "result <= 120",
-        "rollback",
-        "inconclusive",
-        None,
-    ),
-    (
-        "no-events-warning",
-        _EVENT_AGE,
-        "result <= 60",
-        "hold",
-        "inconclusive",
-        None,
-    ),
-    (
-        "no-events-critical",
-        _EVENT_AGE,
-        "result <= 300",
-        "rollback",
-        "inconclusive",
-        None,
-    ),
-    (
-        "reconnects-per-hour",
-        "sum(increase(hybridstream_ws_reconnects_total{$selector}[1h]))",
-        "result <= 5",
-        "step-back",
-        "pass",
-        None,
-    ),
-    (
-        "subscription-failures-warning",
-        "sum(increase(hybridstream_subscription_failures_total{$selector}[1h]))",
-        "result <= 5",
-        "hold",
-        "pass",
-        None,
-    ),
-    (
-        "subscription-failures-critical",
-        "sum(increase(hybridstream_subscription_failures_total{$selector}[1h]))",
-        "result <= 10",
-        "rollback",
-        "pass",
-        None,
-    ),
-    (
-        "positions-without-subscriptions",
-        # hybrid pods with open positions and no ticker subscription (prices frozen)
-        f"count((hybridstream_subscriptions_active{{$selector}} == 0) and {WITH_POSITIONS}"
-        f" and {HYBRID_POD})",
-        "result == 0",
-        "rollback",
-        "pass",
-        None,
-    ),
-    ("latency-warning", _LATENCY, "result <= 0.5", "hold", "pass", None),
-    ("latency-critical", _LATENCY, "result <= 1", "rollback", "pass", None),
-    (
-        "divergence-warning",
-        "max(hybridstream_price_divergence_ratio{$selector})",
-        "result <= 0.001",
-        "hold",
-        "pass",
-        ["Parallel", "Cutover", "Production"],
-    ),
-    (
-        "divergence-critical",
-        "max(hybridstream_price_divergence_ratio{$selector})",
-        "result <= 0.01",
-        "rollback",
-        "pass",
-        ["Parallel", "Cutover", "Production"],
-    ),
-    ("price-agreement", _AGREEMENT, "result >= 0.999", "hold", "inconclusive", ["Parallel"]),
-    (
-        "memory-growth-per-hour",
-        "max(delta(process_resident_memory_bytes{$selector}[1h]) / "
-        "(process_resident_memory_bytes{$selector} offset 1h))",
-        "result <= 0.2",
-        "hold",
-        "pass",
-        None,
-    ),
-    (
-        "canary-events-per-minute",
-        f"sum(rate(hybridstream_events_total{{{_HYBRID}}}[5m])) * 60",
-        "result >= 60",
-        "hold",
-        "inconclusive",
-        ["Canary"],
-    ),
-    (
-        "canary-last-update-age",
-        _EVENT_AGE,
-        "result < 10",
-        "hold",
-        "inconclusive",
-        ["Canary"],
-    ),
-]
+_CANARY, _PARALLEL = ["Canary"], ["Parallel"]
+
+
+def _guard(name: str, query: str, condition: str, action: str, no_data: str, *,
+           window: str = "5m", phases: list[str] | None = None) -> dict[str, Any]:
+    return {"name": name, "kind": "guard", "query": query, "condition": condition,
+            "action": action, "noData": no_data, "window": window,
+            **({"phases": phases} if phases else {})}
+
+
+def _gate(name: str, query: str, condition: str, phases: list[str], *,
+          window: str = "5m") -> dict[str, Any]:
+    return {"name": name, "kind": "gate", "query": query, "condition": condition,
+            "action": "hold", "noData": "notApplicable", "window": window, "phases": phases}
+
 
 #: Default ``spec.analysis.metrics`` as plain dicts (validated by the Metric model).
 DEFAULT_METRICS: list[dict[str, Any]] = [
-    {
-        "name": name,
-        "query": query,
-        "condition": cond,
-        "action": action,
-        "noData": no_data,
-        **({"phases": phases} if phases else {}),
-    }
-    for name, query, cond, action, no_data, phases in _TABLE
+    _guard("disconnected-warning", _DISCONNECTED, "result <= 30", "hold", "inconclusive"),
+    _guard("disconnected-critical", _DISCONNECTED, "result <= 120", "rollback", "inconclusive"),
+    _guard("no-events-warning", _EVENT_AGE, "result <= 60", "hold", "notApplicable"),
+    _guard("no-events-critical", _EVENT_AGE, "result <= 300", "rollback", "notApplicable"),
+    _guard("reconnects-per-hour", _RECONNECTS, "result <= 5", "step-back", "pass", window="1h"),
+    _guard("subscription-failures-warning", _SUBSCRIPTION_FAILURES, "result <= 5", "hold",
+           "pass", window="1h"),
+    _guard("subscription-failures-critical", _SUBSCRIPTION_FAILURES, "result <= 10",
+           "rollback", "pass", window="1h"),
+    _guard("positions-without-subscriptions", _POSITIONS_WITHOUT_SUBSCRIPTIONS, "result == 0",
+           "rollback", "pass"),
+    _guard("latency-warning", _LATENCY, "result <= 0.5", "hold", "pass"),
+    _guard("latency-critical", _LATENCY, "result <= 1", "rollback", "pass"),
+    _guard("divergence-warning", "max(hybridstream_price_divergence_ratio{$selector})",
+           "result <= 0.001", "hold", "pass", phases=_PARALLEL),
+    _guard("divergence-critical", "max(hybridstream_price_divergence_ratio{$selector})",
+           "result <= 0.01", "rollback", "pass", phases=_PARALLEL),
+    _guard("memory-growth-per-hour", _MEMORY_GROWTH, "result <= 0.2", "hold", "pass", window="1h"),
+    _guard("processing-errors", _PROCESSING_ERRORS, "result < 1", "rollback", "pass", window="1h"),
+    _gate("canary-events-per-minute", _while_positions(_EVENTS_PER_MINUTE, "0"),
+          "result >= 60", _CANARY),
+    _gate("canary-last-update-age", _while_positions(_EVENT_AGE_AT_SCRAPE, "Inf"),
+          "result < 10", _CANARY),
+    _gate("hybrid-faster-than-legacy", _while_positions(_FASTER, "1"), "result < 1",
+          [*_CANARY, *_PARALLEL]),
+    _gate("price-agreement", _while_positions(_AGREEMENT, "0"), "result >= 0.999", _PARALLEL,
+          window="10m"),
 ]
 
 #: Alert names (the chart's PrometheusRule) that roll back at once when they fire.
@@ -177,4 +136,5 @@ DEFAULT_ALERT_NAMES = [
     "HybridStreamNoEventsCritical",
     "HybridStreamSubscriptionFailuresCritical",
     "HybridStreamPriceDivergenceCritical",
+    "HybridStreamProcessingErrors",
 ]

@@ -1,6 +1,6 @@
 """What one reconcile pass saw, gathered into one typed object before deciding
 (argo-rollouts' ``rolloutContext``): Deployments, routing acks, the published routing
-document, Prometheus samples, a pending manual intent and a firing alert."""
+document, Prometheus samples, a pending manual intent and the firing alerts."""
 
 from __future__ import annotations
 
@@ -83,4 +83,4 @@ class Observations:
     published: RoutingDocument | None = None
     samples: tuple[Sample, ...] | None = None  # None: analysis not due in this pass
     intent: Intent | None = None
-    alert: AlertSignal | None = None
+    alerts: tuple[AlertSignal, ...] = ()  # recorded firing alerts, handled or not

@@ -9,12 +9,13 @@ server rejects bad objects before the operator ever sees them.
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from hybridstream_operator.models.base import CamelModel, Duration
+from hybridstream_operator.models.base import CamelModel, Duration, parse_duration
 from hybridstream_operator.models.defaults import DEFAULT_ALERT_NAMES, DEFAULT_METRICS
 from hybridstream_operator.models.phases import Phase
 
@@ -24,6 +25,12 @@ KIND = "HybridStreamRollout"
 PLURAL = "hybridstreamrollouts"
 SINGULAR = "hybridstreamrollout"
 SHORT_NAMES = ["hsr"]
+
+#: How long a gate may stay unmet at the start of a step before it counts as failing.
+GATE_WARMUP = "5m"
+#: The shortest ``$window``: Prometheus needs two scrapes in a range (usually 15 s apart);
+#: a windowed metric is not measured in a step younger than this.
+MIN_WINDOW = "30s"
 
 #: A PromQL condition on the query's single value, e.g. ``result < 30``.
 CONDITION_PATTERN = r"^\s*result\s*(<=|>=|==|!=|<|>)\s*-?[0-9]+(\.[0-9]+)?([eE]-?[0-9]+)?\s*$"
@@ -43,11 +50,23 @@ class SinkType(StrEnum):
 
 
 class NoDataPolicy(StrEnum):
-    """What an empty or NaN query result counts as."""
+    """What an empty or NaN query result counts as. ``notApplicable``: the query is
+    written to return nothing when its question does not apply (an idle account has no
+    events to count); it neither passes nor blocks, and ``kubectl hsr get`` says so."""
 
     PASS = "pass"
     FAIL = "fail"
     INCONCLUSIVE = "inconclusive"
+    NOT_APPLICABLE = "notApplicable"
+
+
+class MetricKind(StrEnum):
+    """A *gate* is a success criterion: unmet, it holds the step's end, and it only counts
+    as a failure after its warm-up. A *guard* is a threshold: breached, it acts at once
+    with its action."""
+
+    GATE = "gate"
+    GUARD = "guard"
 
 
 class BreachAction(StrEnum):
@@ -193,10 +212,28 @@ class Metric(CamelModel):
     )
     no_data: NoDataPolicy = NoDataPolicy.INCONCLUSIVE
     action: BreachAction = BreachAction.HOLD
+    kind: MetricKind = MetricKind.GUARD
+    warmup: Duration | None = Field(
+        default=None,
+        description="failures in a step's first <warmup> only hold the step (default: "
+        f"{GATE_WARMUP} for gates, 0s for guards)",
+    )
+    window: Duration = Field(
+        default="5m",
+        description="longest range substituted for $window; $window is the age of the step "
+        f"(a metric using it is measured once the step is {MIN_WINDOW} old), so a step is "
+        "judged on its own data",
+    )
     phases: list[Phase] = Field(
         default_factory=lambda: [Phase.CANARY, Phase.PARALLEL, Phase.CUTOVER, Phase.PRODUCTION],
         description="phases in which this metric is measured and gates promotion",
     )
+
+    @property
+    def warmup_period(self) -> timedelta:
+        """The warm-up in force (the kind's default when unset)."""
+        default = GATE_WARMUP if self.kind is MetricKind.GATE else "0s"
+        return parse_duration(self.warmup or default)
 
 
 class Analysis(CamelModel):

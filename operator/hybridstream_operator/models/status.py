@@ -16,6 +16,8 @@ from pydantic.alias_generators import to_camel
 from hybridstream_operator.models.phases import Phase
 
 HISTORY_LIMIT = 30
+#: Alert ids remembered as handled (their annotations are removed once acted on).
+HANDLED_ALERTS_LIMIT = 50
 
 
 class StatusModel(BaseModel):
@@ -29,6 +31,7 @@ class Verdict(StrEnum):
     FAIL = "fail"
     INCONCLUSIVE = "inconclusive"
     ERROR = "error"
+    NOT_APPLICABLE = "notApplicable"
 
 
 class MetricStatus(StatusModel):
@@ -39,6 +42,8 @@ class MetricStatus(StatusModel):
     failed: int = 0
     inconclusive: int = 0
     errored: int = 0
+    not_applicable: int = 0
+    held: int = Field(default=0, description="unmet during the warm-up (not failures)")
     consecutive_failed: int = 0
     consecutive_errored: int = 0
     last_verdict: Verdict | None = None
@@ -105,7 +110,7 @@ class RolloutStatus(StatusModel):
     analysis: AnalysisStatus = Field(default_factory=AnalysisStatus)
     last_failure: FailureRecord | None = None
     last_intent_id: str | None = None
-    last_alert_id: str | None = None
+    handled_alerts: list[str] = Field(default_factory=list, description="alert ids acted on")
     rolled_back_at: datetime | None = None
     legacy_retired_at: datetime | None = None
     hybrid_retired_at: datetime | None = None

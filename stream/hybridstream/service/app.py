@@ -19,7 +19,7 @@ from kubernetes_asyncio import config as kube_config
 from hybridstream.hybrid.decisions import Backoff, build_forward_range, build_standalone_document
 from hybridstream.routing import Mode, Role, RoutingDocument, role_of
 from hybridstream.service.hybrid_runner import HybridRunner
-from hybridstream.service.metrics import StreamMetrics
+from hybridstream.service.metrics import StreamMetrics, scope_labels
 from hybridstream.service.outbox import Outbox
 from hybridstream.service.pipeline import Pipeline
 from hybridstream.service.rest import BybitRest, Credentials
@@ -45,7 +45,8 @@ class StreamService:
     def __init__(self, settings: StreamSettings, sink: Sink | None = None) -> None:
         self.settings = settings
         self.role = role_of(settings.mode)
-        self.metrics = StreamMetrics()
+        self.metrics = StreamMetrics(scope_labels(settings.rollout, settings.pod_namespace,
+                                                  settings.pod_name))
         self.pipeline = Pipeline(self.role, self.metrics, Outbox(settings.queue_size),
                                  sink or build_sink(settings))
         self.credentials = Credentials(settings.api_key.get_secret_value(),

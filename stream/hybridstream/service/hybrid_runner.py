@@ -43,6 +43,7 @@ class HybridRunner:
         """Switch mode live; forwarding follows the routing document, comparison the mode."""
         if mode is not self.mode:
             log.info("hybrid mode %s -> %s", self.mode.value, mode.value)
+            self.pipeline.metrics.forget_divergence()  # a past mode's ratios are stale
         self.mode = mode
         self.pipeline.metrics.set_mode(mode)
 
@@ -52,7 +53,9 @@ class HybridRunner:
         return self.private.seeded and self.public.connected
 
     def _positions_changed(self) -> None:
-        self.pipeline.metrics.positions_open.set(len(self.book.positions))
+        metrics = self.pipeline.metrics
+        metrics.positions_open.set(len(self.book.positions))
+        metrics.forget_divergence(keep=self.book.desired_symbols())  # closed: no ratio
         self.public.changed.set()
 
     async def run(self, session: aiohttp.ClientSession, stop: asyncio.Event) -> None:
@@ -82,7 +85,7 @@ class HybridRunner:
             if verdict is None:
                 continue
             ratio, result = verdict
-            metrics.price_divergence.labels(symbol=symbol).set(ratio)
+            metrics.set_divergence(symbol, ratio)
             metrics.price_comparisons.labels(result=result.value).inc()
             self.comparisons[result.value] += 1
             if result.value != "agree":

@@ -13,15 +13,28 @@ i.e. just before every scrape (and every ``get_sample_value``). Scrapes see exac
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import HistogramMetricFamily, Metric
 
-from hybridstream.routing import Mode, role_of
+from hybridstream.routing import SCOPE_NAMESPACE, SCOPE_POD, SCOPE_ROLLOUT, Mode, role_of
 
 SOCKETS = ("private", "public")
 SOURCES = ("hybrid", "rest")
-ERROR_CATEGORIES = ("auth", "rate_limit", "subscription", "heartbeat", "parse", "sink")
+# "processing": an unexpected exception while handling exchange data (a bug): the seed's
+# "critical error in event processing" rollback trigger.
+ERROR_CATEGORIES = ("auth", "rate_limit", "subscription", "heartbeat", "parse", "sink",
+                    "processing")
+
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -37,11 +50,63 @@ class _FlushBeforeCollect:
         return []
 
 
-class StreamMetrics:
-    """All ``hybridstream_*`` series; attributes are the prometheus_client objects."""
+class BatchedHistogram:
+    """A histogram per ``source`` observed in plain Python and exported at collect time:
+    ``observe`` is on every produced event's path, where a prometheus_client
+    ``Histogram.observe`` (a lock per call) would cost more than merging the ticker."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str, documentation: str, sources: tuple[str, ...],
+                 buckets: tuple[float, ...]) -> None:
+        self.name, self.documentation, self.buckets = name, documentation, buckets
+        # per source: [per-bucket counts (non-cumulative, last = +Inf)], and [sum, count]
+        self._counts = {s: [0] * (len(buckets) + 1) for s in sources}
+        self._totals = {s: [0.0, 0] for s in sources}
+
+    def observe(self, source: str, seconds: float) -> None:
+        self._counts[source][bisect_left(self.buckets, seconds)] += 1
+        totals = self._totals[source]
+        totals[0] += seconds
+        totals[1] += 1
+
+    def collect(self) -> list[Metric]:
+        family = HistogramMetricFamily(self.name, self.documentation, labels=["source"])
+        for source, counts in self._counts.items():
+            cumulative, running = [], 0
+            for bound, count in zip((*self.buckets, float("inf")), counts, strict=True):
+                running += count
+                cumulative.append((repr(bound) if bound != float("inf") else "+Inf", running))
+            family.add_metric([source], cumulative, self._totals[source][0])
+        return [family]
+
+
+class _ScopedRegistry:
+    """A registry view that adds the scope labels to every sample it yields."""
+
+    def __init__(self, registry: CollectorRegistry, labels: Mapping[str, str]) -> None:
+        self._registry, self._labels = registry, dict(labels)
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._registry.collect():
+            family.samples = [s._replace(labels={**self._labels, **s.labels})
+                              for s in family.samples]
+            yield family
+
+
+def scope_labels(rollout: str | None, namespace: str | None,
+                 pod: str | None) -> dict[str, str]:
+    """The scope labels of a pod (those known; none outside Kubernetes)."""
+    found = {SCOPE_ROLLOUT: rollout, SCOPE_NAMESPACE: namespace, SCOPE_POD: pod}
+    return {k: v for k, v in found.items() if v}
+
+
+class StreamMetrics:
+    """All ``hybridstream_*`` series; attributes are the prometheus_client objects.
+    ``scope`` labels (:func:`scope_labels`) are added to every exported series."""
+
+    def __init__(self, scope: Mapping[str, str] | None = None) -> None:
         r = self.registry = CollectorRegistry()
+        #: what ``/metrics`` serves: the registry, with the scope labels on every sample
+        self.exported = _ScopedRegistry(r, scope) if scope else r
         self._received: dict[tuple[str, str], int] = {}
         self._last_received: dict[str, float] = {}
         self._before_flush: list[Callable[[], None]] = []
@@ -70,6 +135,14 @@ class StreamMetrics:
         self.tick_to_emit = Histogram(p + "tick_to_emit_seconds",
                                       "Exchange timestamp to sink emit", ["source"],
                                       buckets=LATENCY_BUCKETS, registry=r)
+        # Observed for every event produced, forwarded or not: latency is known in Canary
+        # and Parallel too, before hybrid carries any symbol.
+        self.tick_to_event = BatchedHistogram(
+            p + "tick_to_event_seconds", "Exchange timestamp to merged event (forwarded or not)",
+            SOURCES, LATENCY_BUCKETS)
+        r.register(self.tick_to_event)
+        self.poll_interval = Gauge(p + "poll_interval_seconds",
+                                   "REST poll interval of a legacy (rest-mode) pod", registry=r)
         self.price_divergence = Gauge(p + "price_divergence_ratio",
                                       "abs(ws-rest)/rest, last per symbol", ["symbol"],
                                       registry=r)
@@ -82,6 +155,7 @@ class StreamMetrics:
         self.errors = Counter(p + "errors", "Errors by category", ["category"], registry=r)
         self.mode = Gauge(p + "mode", "1 for the active mode", ["mode", "role"], registry=r)
         self._down_since: dict[str, float | None] = {}
+        self._divergence_symbols: set[str] = set()
         for socket in SOCKETS:
             self.ws_connected.labels(socket=socket).set(0)
             self.ws_reconnects.labels(socket=socket)
@@ -99,6 +173,22 @@ class StreamMetrics:
         # Children resolved once: ``labels()`` per delivered event was a hot-path cost.
         self.forwarded_by_source = {s: self.events_forwarded.labels(source=s) for s in SOURCES}
         self.tick_to_emit_by_source = {s: self.tick_to_emit.labels(source=s) for s in SOURCES}
+
+    def exposition(self) -> bytes:
+        """The text exposition served on ``/metrics``, with the scope labels."""
+        return generate_latest(self.exported)  # type: ignore[arg-type]
+
+    def set_divergence(self, symbol: str, ratio: float) -> None:
+        """``price_divergence_ratio{symbol}`` (remembered, so it can be forgotten)."""
+        self.price_divergence.labels(symbol=symbol).set(ratio)
+        self._divergence_symbols.add(symbol)
+
+    def forget_divergence(self, keep: frozenset[str] = frozenset()) -> None:
+        """Drop ``price_divergence_ratio`` of every symbol not in ``keep``: a closed
+        position's or a past mode's last ratio must not stay exported for ever."""
+        for symbol in self._divergence_symbols - keep:
+            self.price_divergence.remove(symbol)
+        self._divergence_symbols &= keep
 
     def count_received(self, kind: str, source: str, count: int, now: float) -> None:
         """Count ``count`` exchange messages of ``kind`` read at unix time ``now`` (batched)."""

@@ -52,9 +52,14 @@ class Pipeline:
         return verdict
 
     def emit(self, events: list[Event]) -> None:
-        """Queue the events this process forwards under the current routing document."""
+        """Queue the events this process forwards under the current routing document, and
+        observe every event's tick-to-event latency, forwarded or not."""
+        now_ms = time.time() * 1000
+        observe = self.metrics.tick_to_event.observe
         for event in events:
             self.stats["produced"] += 1
+            if event.exchange_time:
+                observe(str(event.source), max(0.0, (now_ms - event.exchange_time) / 1000))
             if self.forwards(event.symbol):
                 if not self.outbox.put(event):
                     self.metrics.errors.labels(category="sink").inc()  # backpressure

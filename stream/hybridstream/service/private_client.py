@@ -70,6 +70,7 @@ class PrivateClient:
             except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
                 log.warning("private: connection lost (%s)", exc.__class__.__name__)
             except Exception as exc:  # a bug must cost one connection, never the stream
+                self.pipeline.metrics.errors.labels(category="processing").inc()
                 log.exception("private: unexpected %s, reconnecting", exc.__class__.__name__)
             finally:
                 self.authenticated = False

@@ -87,6 +87,7 @@ class PublicClient:
             except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
                 log.warning("public: connection lost (%s)", exc.__class__.__name__)
             except Exception as exc:  # a bug must cost one connection, never the stream
+                self.pipeline.metrics.errors.labels(category="processing").inc()
                 log.exception("public: unexpected %s, reconnecting", exc.__class__.__name__)
             finally:
                 self.connected = False

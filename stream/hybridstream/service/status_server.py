@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from hybridstream.service.metrics import StreamMetrics
 
@@ -23,7 +23,7 @@ def build_app(metrics: StreamMetrics, status: StatusProvider,
     """The aiohttp application; ``status()`` returns the full status document."""
 
     async def prometheus(_: web.Request) -> web.Response:
-        body = generate_latest(metrics.registry)
+        body = metrics.exposition()
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def healthz(_: web.Request) -> web.Response:

@@ -123,7 +123,7 @@ def _subscriptions_missing() -> dict[str, Any]:
 def _latency() -> dict[str, Any]:
     # Average = rate(sum)/rate(count): 0.6 s on hybrid-0, 1.2 s on hybrid-1, 5 s on the
     # REST poller (whose latency is its poll interval and never alerts).
-    hist = "hybridstream_tick_to_emit_seconds"
+    hist = "hybridstream_tick_to_event_seconds"
     return {"name": "latency", "interval": "15s", "input_series": [
         series(f"{hist}_sum", HYBRID_POD, "0+6x60", source="hybrid"),
         series(f"{hist}_count", HYBRID_POD, "0+10x60", source="hybrid"),
@@ -171,7 +171,21 @@ def _memory_growth() -> dict[str, Any]:
     ]}
 
 
+def _processing_errors() -> dict[str, Any]:
+    # One unexpected exception on hybrid-0 at 5m; parse errors (exchange data) do not count.
+    errors = "hybridstream_errors_total"
+    return {"name": "processing-errors", "interval": "1m", "input_series": [
+        series(errors, HYBRID_POD, "0 0 0 0 0 1 1 1 1 1", category="processing"),
+        series(errors, OTHER_POD, "0x9", category="processing"),
+        series(errors, OTHER_POD, "0+5x9", category="parse"),
+    ], "alert_rule_test": [
+        expect("HybridStreamProcessingErrors", "3m"),
+        expect("HybridStreamProcessingErrors", "7m",
+               fired(HYBRID_POD, "critical", category="processing")),
+    ]}
+
+
 ALERT_TESTS: list[dict[str, Any]] = [
     _disconnected(), _no_events(), _reconnects(), _subscription_failures(),
-    _subscriptions_missing(), _latency(), _divergence(), _memory_growth(),
+    _subscriptions_missing(), _latency(), _divergence(), _memory_growth(), _processing_errors(),
 ]

@@ -30,6 +30,7 @@ CONTRACT_METRICS = (
     "hybridstream_price_divergence_ratio", "hybridstream_price_comparisons_total",
     "hybridstream_routing_generation", "hybridstream_routing_range",
     "hybridstream_errors_total", "hybridstream_mode", "process_resident_memory_bytes",
+    "hybridstream_tick_to_event_seconds",
 )
 
 
@@ -94,7 +95,11 @@ async def test_canary_monitors_without_forwarding_and_serves_its_surface() -> No
         sim.control.open_position(KEY, "ETHUSDT", "Buy", "0.1")
         await eventually(lambda: sample(service, "hybridstream_events_total", type="ticker",
                                         source="hybrid") > 5, "tickers counted")
+        # latency is known before hybrid forwards anything (it gates Canary and Parallel)
+        await eventually(lambda: sample(service, "hybridstream_tick_to_event_seconds_count",
+                                        source="hybrid") > 0, "tick-to-event observed")
         assert buffer.events() == []  # monitor only
+        assert sample(service, "hybridstream_tick_to_emit_seconds_count", source="hybrid") == 0
         assert sample(service, "hybridstream_mode", mode="canary", role="hybrid") == 1
         assert sample(service, "hybridstream_subscriptions_active") == 1
         assert sample(service, "hybridstream_positions_open") == 1
@@ -144,6 +149,23 @@ async def test_parallel_compares_prices_and_flags_divergence() -> None:
                                         result="critical") >= 1, "critical divergence")
         assert sample(service, "hybridstream_price_divergence_ratio", symbol="SOLUSDT") > 0.01
         assert buffer.events() == []  # parallel never forwards
+        # a closed position's last ratio is not exported for ever (it would hold the rollout)
+        sim.control.close_position(KEY, "SOLUSDT")
+        await eventually(lambda: "hybridstream_price_divergence_ratio{" not in
+                         service.metrics.exposition().decode(), "divergence series removed")
+
+
+async def test_every_series_carries_the_pods_scope() -> None:
+    """The operator scopes its default analysis by labels the pod exports itself, so it
+    works whatever the scrape configuration."""
+    async with running_simulator(symbols=2) as sim, running_stream(build_settings(
+            sim, HYBRID_ROLLOUT="pos", POD_NAMESPACE="trading")) as (service, _):
+        code, text = await http_get(service, "/metrics")
+    assert code == 200
+    series = [line for line in text.splitlines() if line and not line.startswith("#")]
+    scope = 'hybridstream_namespace="trading",hybridstream_rollout="pos"'
+    assert series and all(scope in line for line in series), \
+        [line for line in series if scope not in line][:3]
 
 
 async def test_mode_switches_live_from_the_routing_file(tmp_path: Path) -> None:

@@ -102,12 +102,12 @@ class World:
         *,
         samples: tuple[Sample, ...] | None = None,
         intent: Intent | None = None,
-        alert: AlertSignal | None = None,
+        alerts: tuple[AlertSignal, ...] = (),
     ) -> Decision:
         decision = decide(
             self.spec,
             self.status,
-            self.observations(samples=samples, intent=intent, alert=alert),
+            self.observations(samples=samples, intent=intent, alerts=alerts),
             self.now,
         )
         for action in decision.actions:
@@ -125,11 +125,12 @@ class World:
         self.now += timedelta(seconds=seconds)
         return decision
 
-    def run_until(self, predicate: Any, *, limit: int = 500, value: float = 1.0) -> None:
+    def run_until(self, predicate: Any, *, limit: int = 500, value: float = 1.0,
+                  metric: str = "lag") -> None:
         for _ in range(limit):
             if predicate(self.status):
                 return
-            self.step(samples=(Sample("lag", value),))
+            self.step(samples=(Sample(metric, value),))
         raise AssertionError(
             f"not reached in {limit} passes: {self.status.phase} {self.status.message}"
         )

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from hybridstream.routing import CONFIGMAP_KEY, Mode, Role, RoutingDocument
-from hybridstream_operator.clients.prometheus import build_query, parse_result
+from hybridstream_operator.clients.prometheus import parse_result
 from hybridstream_operator.handlers.webhook import select_targets
 from hybridstream_operator.logic.builders import (
     Owner,
@@ -18,13 +18,14 @@ from hybridstream_operator.logic.builders import (
     build_static_resources,
 )
 from hybridstream_operator.logic.intents import (
+    alert_key,
     build_alert_annotation,
+    build_alert_cleanup,
     build_intent_annotation,
-    parse_alert,
+    parse_alerts,
     parse_intent,
 )
 from hybridstream_operator.models.observations import AlertSignal, IntentKind
-from hybridstream_operator.models.spec import Metric
 from hybridstream_operator.plugin import build_detail, build_history, build_table
 from rollout_world import make_spec
 
@@ -102,8 +103,8 @@ def test_intent_annotations_round_trip_and_garbage_is_ignored():
     assert parse_intent({"hybridstream.io/intent": "{not json"}) is None
     assert parse_intent({}) is None
     alert = AlertSignal("A", "fp@t", "m")
-    assert parse_alert(build_alert_annotation(alert)) == alert
-    assert parse_alert({"hybridstream.io/alert": "[]"}) is None
+    assert parse_alerts(build_alert_annotation(alert)) == (alert,)
+    assert parse_alerts({alert_key("x"): "[]", "other": "{}"}) == ()
 
 
 @pytest.mark.parametrize(
@@ -153,11 +154,6 @@ def test_parse_prometheus_results(body, value, error):
     assert (sample.value, sample.error) == (value, error)
 
 
-def test_selector_substitution():
-    m = Metric(name="m", query='max(x{a="1",$selector})', condition="result < 1")
-    assert build_query(m, 'namespace="t"') == 'max(x{a="1",namespace="t"})'
-
-
 def test_alerts_target_only_rollouts_that_name_them():
     def ro(ns, name, names):
         return {
@@ -174,6 +170,27 @@ def test_alerts_target_only_rollouts_that_name_them():
     scoped = {"labels": {"alertname": "Down", "namespace": "b", "rollout": "x"}}
     assert len(select_targets(scoped, rollouts)) == 1
     assert select_targets({"labels": {"alertname": "Nope"}}, rollouts) == []
+    # the stream's own scope labels narrow as well
+    own = {"labels": {"alertname": "Down", "hybridstream_namespace": "a",
+                      "hybridstream_rollout": "x"}}
+    assert [r["metadata"]["namespace"] for r in select_targets(own, rollouts)] == ["a"]
+
+
+def test_alerts_use_the_default_names_when_a_rollout_stores_none():
+    """A rollout applied without alertNames has none stored (defaults live in the model):
+    it still rolls back on the default critical alerts, and only on those."""
+    bare = {"metadata": {"namespace": "a", "name": "x"}, "spec": {"workload": {}}}
+    assert select_targets({"labels": {"alertname": "HybridStreamProcessingErrors"}}, [bare])
+    assert select_targets({"labels": {"alertname": "HybridStreamLatencyWarning"}}, [bare]) == []
+
+
+def test_two_alerts_in_one_payload_are_both_recorded():
+    first, second = AlertSignal("A", "fp1@t", "one"), AlertSignal("B", "fp2@t", "two")
+    annotations = {**build_alert_annotation(first), **build_alert_annotation(second)}
+    assert set(parse_alerts(annotations)) == {first, second}
+    # once handled, only their own annotations are removed
+    cleanup = build_alert_cleanup({**annotations, "keep": "me"}, ["fp1@t"])
+    assert cleanup == {alert_key("fp1@t"): None}
 
 
 def test_plugin_views():
@@ -194,8 +211,17 @@ def test_plugin_views():
             "history": [
                 {"phase": "Canary", "at": "2026-01-01T00:00:00Z", "reason": "rollout started"}
             ],
+            "analysis": {"metrics": [
+                {"name": "canary-events-per-minute", "notApplicable": 3,
+                 "lastVerdict": "notApplicable"},
+                {"name": "latency-warning", "passed": 2, "held": 1, "lastVerdict": "pass",
+                 "lastValue": "0.05"},
+            ]},
         },
     }
+    detail = build_detail(obj)
+    assert "canary-events-per-minute  0/0/0/0/0/3  not applicable" in detail
+    assert "latency-warning  2/0/1/0/0/0  pass 0.05" in detail
     table = build_table([obj], datetime(2026, 1, 1, 2, tzinfo=UTC))
     header, row = table.splitlines()
     assert header.split()[:4] == ["NAME", "PHASE", "STEP", "HYBRID%"]

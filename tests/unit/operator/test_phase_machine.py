@@ -182,8 +182,10 @@ def test_hold_pauses_and_resume_restarts_the_step():
     w.step(samples=(Sample("lag", BAD),))
     assert w.status.phase is Phase.PAUSED
     for _ in range(30):
-        w.step(samples=(Sample("lag", GOOD),))  # paused: no analysis, no progress
-    assert w.status.phase is Phase.PAUSED and w.status.analysis.metrics == []
+        w.step(samples=(Sample("lag", GOOD),))  # paused: guards measured, no progress
+    assert w.status.phase is Phase.PAUSED and w.status.analysis.metrics[0].passed == 30
+    w.step(samples=(Sample("lag", BAD),))  # a hold while held changes nothing
+    assert w.status.phase is Phase.PAUSED and w.status.paused_from is Phase.PARALLEL
     resumed_at = w.now
     w.step(intent=Intent(IntentKind.RESUME, "r"))
     assert w.status.phase is Phase.PARALLEL and w.status.step_started_at == resumed_at
@@ -193,6 +195,10 @@ def test_auto_rollback_disabled_only_pauses():
     w = walk_to(World(make_spec(rollback={"auto": False})), Phase.CANARY)
     w.step(samples=(Sample("lag", BAD),))
     assert w.status.phase is Phase.PAUSED and w.status.last_failure.action == "hold"
+    before = len(w.events)
+    for _ in range(5):  # still failing while paused: no new failure, no Event per pass
+        w.step(samples=(Sample("lag", BAD),))
+    assert w.status.phase is Phase.PAUSED and len(w.events) == before
 
 
 PROGRESSING_PHASES = (Phase.CANARY, Phase.PARALLEL, Phase.CUTOVER, Phase.PRODUCTION)
@@ -279,12 +285,28 @@ def test_retry_after_rollback_starts_again():
 
 def test_firing_alert_acts_once_and_only_when_named():
     w = walk_to(World(make_spec()), Phase.CUTOVER, 0)
-    w.step(alert=AlertSignal("SomethingElse", "x1"))
+    w.step(alerts=(AlertSignal("SomethingElse", "x1"),))
     assert w.status.phase is Phase.CUTOVER
-    w.step(alert=AlertSignal("HybridStreamNoEventsCritical", "x2", "no events for 5m"))
+    w.step(alerts=(AlertSignal("HybridStreamNoEventsCritical", "x2", "no events for 5m"),))
     assert w.status.phase is Phase.ROLLING_BACK
     assert w.status.last_failure.source == "alert"
     assert "no events for 5m" in w.status.last_failure.message
+
+
+def test_every_recorded_alert_is_handled_once():
+    """Two alerts recorded before one pass: neither is lost, the named one acts, and
+    neither acts again while its annotation is still on the object."""
+    w = walk_to(World(make_spec()), Phase.CUTOVER, 0)
+    alerts = (AlertSignal("SomethingElse", "x1"),
+              AlertSignal("HybridStreamDisconnectedCritical", "x2", "socket down"))
+    w.step(alerts=alerts)
+    assert w.status.phase is Phase.ROLLING_BACK
+    assert w.status.handled_alerts == ["x1", "x2"]
+    assert "socket down" in w.status.last_failure.message
+    w.run_until(lambda s: s.phase is Phase.ROLLED_BACK)
+    w.step(intent=Intent(IntentKind.RETRY, "r"))
+    w.step(alerts=alerts)  # the same annotations, seen again after the retry
+    assert w.status.phase is Phase.CANARY
 
 
 def test_republishes_when_the_configmap_is_lost():

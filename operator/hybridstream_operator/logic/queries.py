@@ -1,0 +1,50 @@
+"""What a metric's PromQL means for one rollout at one instant: ``$selector`` becomes the
+rollout's own scope (the labels every stream pod exports, plus ``spec.analysis.selector``)
+and ``$window`` the age of the current step, so no query ever judges another team's pods
+or the previous step's (or the failed attempt's) data."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from hybridstream.routing import SCOPE_NAMESPACE, SCOPE_ROLLOUT
+
+from hybridstream_operator.models.base import parse_duration
+from hybridstream_operator.models.spec import MIN_WINDOW, Analysis, Metric
+
+
+def build_selector(namespace: str, name: str, extra: str = "") -> str:
+    """Label matchers of this rollout's pods, then the user's own (``extra``)."""
+    scope = f'{SCOPE_NAMESPACE}="{namespace}",{SCOPE_ROLLOUT}="{name}"'
+    extra = extra.strip().strip(",")
+    return f"{scope},{extra}" if extra else scope
+
+
+def build_window(metric: Metric, start: datetime | None, now: datetime) -> str | None:
+    """``$window``: the step's age, at most the metric's ``window``, in whole seconds
+    (``95s``); None while the step is younger than MIN_WINDOW (too few scrapes to judge on
+    its own data, and reaching further back would judge it on the previous step's)."""
+    longest = parse_duration(metric.window)
+    age = now - start if start is not None else longest
+    if age < parse_duration(MIN_WINDOW):
+        return None
+    return f"{max(1, int(min(longest, age) / timedelta(seconds=1)))}s"
+
+
+def render_query(metric: Metric, selector: str, window: str) -> str:
+    """The metric's PromQL with ``$selector`` and ``$window`` substituted."""
+    return metric.query.replace("$selector", selector).replace("$window", window)
+
+
+def build_queries(analysis: Analysis, metrics: list[Metric], namespace: str, name: str, *,
+                  start: datetime | None, now: datetime) -> dict[str, str]:
+    """``metric name -> PromQL`` of one analysis pass of the rollout ``namespace/name``;
+    windowed metrics are left out until the step is MIN_WINDOW old."""
+    selector = build_selector(namespace, name, analysis.selector)
+    queries = {}
+    for metric in metrics:
+        window = build_window(metric, start, now)
+        if window is None and "$window" in metric.query:
+            continue  # measured once the step has data of its own
+        queries[metric.name] = render_query(metric, selector, window or "")
+    return queries

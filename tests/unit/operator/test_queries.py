@@ -1,0 +1,61 @@
+"""``$selector`` and ``$window``: every query sees this rollout's pods and this step's data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hybridstream_operator.logic.queries import (
+    build_queries,
+    build_selector,
+    build_window,
+    render_query,
+)
+from hybridstream_operator.models.defaults import DEFAULT_METRICS
+from hybridstream_operator.models.spec import Analysis, Metric
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def test_selector_scopes_to_the_rollout_then_adds_the_users_matchers():
+    scope = 'hybridstream_namespace="trading",hybridstream_rollout="pos"'
+    assert build_selector("trading", "pos") == scope
+    assert build_selector("trading", "pos", 'cluster="eu", ') == f'{scope},cluster="eu"'
+
+
+@pytest.mark.parametrize(
+    ("age", "window", "expected"),
+    [
+        (None, "1h", "3600s"),  # no step start known: the metric's own window
+        (timedelta(seconds=5), "1h", None),  # a young step: not measured yet
+        (timedelta(seconds=30), "1h", "30s"),
+        (timedelta(seconds=95), "1h", "95s"),  # the step's age
+        (timedelta(hours=3), "5m", "300s"),  # never more than the metric's window
+    ],
+)
+def test_window_is_the_steps_age_clamped(age, window, expected):
+    metric = Metric(name="m", query="q[$window]", condition="result < 1", window=window)
+    start = None if age is None else NOW - age
+    assert build_window(metric, start, NOW) == expected
+
+
+def test_every_default_query_is_scoped_and_fully_rendered():
+    selector = build_selector("trading", "pos")
+    for metric in Analysis().metrics:
+        query = render_query(metric, selector, "60s")
+        assert "$" not in query, metric.name
+        # every series selector in the query carries the scope
+        assert query.count("{") == query.count('hybridstream_rollout="pos"'), metric.name
+    assert len(DEFAULT_METRICS) == len(Analysis().metrics)
+
+
+def test_windowed_metrics_wait_until_the_step_has_data_of_its_own():
+    analysis = Analysis()
+    young = build_queries(analysis, analysis.metrics, "t", "pos",
+                          start=NOW - timedelta(seconds=10), now=NOW)
+    windowed = {m.name for m in analysis.metrics if "$window" in m.query}
+    assert windowed and set(young) == {m.name for m in analysis.metrics} - windowed
+    old = build_queries(analysis, analysis.metrics, "t", "pos",
+                        start=NOW - timedelta(minutes=2), now=NOW)
+    assert set(old) == {m.name for m in analysis.metrics}
+    assert "[120s]" in old["reconnects-per-hour"]
