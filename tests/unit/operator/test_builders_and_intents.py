@@ -26,6 +26,7 @@ from hybridstream_operator.logic.intents import (
     parse_intent,
 )
 from hybridstream_operator.models.observations import AlertSignal, IntentKind
+from hybridstream_operator.models.spec import RESERVED_ENV
 from hybridstream_operator.plugin import build_detail, build_history, build_table
 from rollout_world import make_spec
 
@@ -59,6 +60,28 @@ def test_deployments_run_hardened_in_their_mode(role, mode):
     assert pod["serviceAccountName"] == "pos-stream"
     assert dep["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     assert dep["spec"]["selector"]["matchLabels"]["hybridstream.io/role"] == role.value
+
+
+def test_reserved_env_is_exactly_what_the_operator_sets():
+    """Admission refuses a user env that collides with the operator's; the list it checks
+    against must be the one the builder really sets."""
+    spec = make_spec(workload={"image": "img:1", "credentialsSecret": {"name": "creds"},
+                               "sink": {"type": "webhook", "url": "http://sink"}})
+    built = {e["name"] for e in build_deployment(spec, OWNER, Role.HYBRID, 1)
+             ["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert built == set(RESERVED_ENV)
+
+
+@pytest.mark.parametrize(("workload", "error"), [
+    ({"env": [{"name": "POD_NAME", "value": "x"}]}, "env POD_NAME is set by the operator"),
+    ({"env": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]},
+     "env names must be unique"),
+    ({"sink": {"type": "redis"}}, "sink.url is required"),
+])
+def test_models_refuse_what_admission_refuses(workload, error):
+    with pytest.raises(ValueError, match=error):
+        make_spec(workload={"image": "img:1", "credentialsSecret": {"name": "creds"},
+                            **workload})
 
 
 def test_rbac_is_the_minimum_the_stream_needs():
