@@ -63,7 +63,8 @@ async def hybridstream_startup(settings: kopf.OperatorSettings, memo: kopf.Memo,
     op = OperatorSettings()
     settings.peering.lifetime = op.peering_lifetime
     api = await _load_kube_config()
-    rt = Runtime(Kube.from_api_client(api), aiohttp.ClientSession(), interval=op.reconcile_interval)
+    rt = Runtime(Kube.from_api_client(api), aiohttp.ClientSession(), interval=op.reconcile_interval,
+                 ack_role=op.stream_ack_role)
     token = op.webhook_token.get_secret_value() if op.webhook_token else None
     scope = [n for n in os.environ.get(SCOPE_ENV, "").split(",") if n]
     runner = web.AppRunner(build_app(rt, token, scope), access_log=None)

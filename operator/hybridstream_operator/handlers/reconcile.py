@@ -83,6 +83,7 @@ class Runtime:
     http: aiohttp.ClientSession
     wakeups: Wakeups = field(default_factory=Wakeups)
     interval: float = 1.0
+    ack_role: str = "hybridstream-stream-ack"  # OperatorSettings.stream_ack_role
 
 
 async def gather_observations(rt: Runtime, obj: dict[str, Any], spec: RolloutSpec,
@@ -124,7 +125,7 @@ async def apply_decision(rt: Runtime, obj: dict[str, Any], spec: RolloutSpec,
              or obs.legacy.desired != replicas.legacy or obs.hybrid.desired != replicas.hybrid
              or not (obs.legacy.exists and obs.hybrid.exists))
     if stale:
-        manifests = [*build_static_resources(spec, owner),
+        manifests = [*build_static_resources(spec, owner, rt.ack_role),
                      build_deployment(spec, owner, Role.LEGACY, replicas.legacy),
                      build_deployment(spec, owner, Role.HYBRID, replicas.hybrid)]
         for manifest in manifests:  # only when something changed: the reads are rare

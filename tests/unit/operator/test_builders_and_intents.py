@@ -85,19 +85,20 @@ def test_models_refuse_what_admission_refuses(workload, error):
 
 
 def test_rbac_is_the_minimum_the_stream_needs():
-    sa, role, binding = build_rbac(OWNER)
+    sa, role, binding, ack = build_rbac(OWNER, "hs-stream-ack")
     assert sa["kind"] == "ServiceAccount"
-    rules = {tuple(r["resources"]): r for r in role["rules"]}
-    assert rules[("configmaps",)]["resourceNames"] == ["pos-routing"]
-    assert rules[("configmaps",)]["verbs"] == ["get", "list", "watch"]
-    assert rules[("pods",)]["verbs"] == ["get", "patch"]
-    assert binding["subjects"][0] == {
-        "kind": "ServiceAccount",
-        "name": "pos-stream",
-        "namespace": "trading",
-    }
-    kinds = [m["kind"] for m in build_static_resources(make_spec(), OWNER)]
-    assert kinds == ["ServiceAccount", "Role", "RoleBinding", "Service", "Service"]
+    # its own Role: the one routing ConfigMap, nothing on pods
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"],
+                              "resourceNames": ["pos-routing"],
+                              "verbs": ["get", "list", "watch"]}]
+    subject = {"kind": "ServiceAccount", "name": "pos-stream", "namespace": "trading"}
+    assert binding["subjects"] == [subject] == ack["subjects"]
+    # pods through the chart's ClusterRole, narrowed by its admission policy
+    assert ack["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                              "name": "hs-stream-ack"}
+    kinds = [m["kind"] for m in build_static_resources(make_spec(), OWNER, "hs-stream-ack")]
+    assert kinds == ["ServiceAccount", "Role", "RoleBinding", "RoleBinding", "Service",
+                     "Service"]
 
 
 def test_routing_configmap_carries_the_contract_document():

@@ -91,7 +91,7 @@ def test_builders_and_the_phase_machine_never_raise(spec, edited, samples):
         return
     for role in Role:
         build_deployment(model, OWNER, role, 1)
-    build_static_resources(model, OWNER)
+    build_static_resources(model, OWNER, "hybridstream-stream-ack")
     build_routing_configmap(OWNER, INITIAL)
     world = World(model)
     values = iter(samples * 40)
