@@ -87,7 +87,11 @@ def _env(spec: RolloutSpec, owner: Owner, role: Role) -> list[dict[str, Any]]:
         from_field("POD_NAMESPACE", "metadata.namespace"),
         {"name": "HYBRID_HTTP_PORT", "value": str(w.metrics_port)},
     ]
-    if w.sink.url:
+    if w.sink.url_secret:  # by reference: the URL may carry a password
+        ref = w.sink.url_secret
+        env.append({"name": "HYBRID_SINK_URL",
+                    "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
+    elif w.sink.url:
         env.append({"name": "HYBRID_SINK_URL", "value": w.sink.url})
     return env + [{"name": e.name, "value": e.value} for e in w.env]
 

@@ -115,22 +115,37 @@ class SecretRef(CamelModel):
     api_secret_key: str = "api-secret"
 
 
+class SecretKeyRef(CamelModel):
+    """One key of a Secret in the rollout's namespace (read by the kubelet, never by us)."""
+
+    name: Annotated[str, Field(pattern=K8S_NAME_PATTERN, max_length=253)]
+    key: Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$", max_length=253)]
+
+
 class Sink(CamelModel):
     model_config = CamelModel.model_config | {"json_schema_extra": {
-        "x-kubernetes-validations": [{
-            "rule": "!has(self.type) || self.type == 'jsonl' || "
-                    "(has(self.url) && size(self.url) > 0)",
-            "message": "sink.url is required for webhook and redis sinks"}]}}
+        "x-kubernetes-validations": [
+            {"rule": "!has(self.type) || self.type == 'jsonl' || has(self.urlSecret) || "
+                     "(has(self.url) && size(self.url) > 0)",
+             "message": "sink.url or sink.urlSecret is required for webhook and redis sinks"},
+            {"rule": "!(has(self.url) && has(self.urlSecret))",
+             "message": "sink.url and sink.urlSecret are exclusive"}]}}
 
     type: SinkType = SinkType.JSONL
     url: Annotated[str, Field(max_length=2048)] | None = Field(
-        default=None, description="webhook or redis URL")
+        default=None, description="webhook or redis URL (visible in the spec: use urlSecret "
+        "when it carries a password)")
+    url_secret: SecretKeyRef | None = Field(
+        default=None, description="the URL from a Secret key, passed to the pods by reference")
 
     @model_validator(mode="after")
     def _url_when_needed(self) -> Sink:
-        # Same rule as the CEL above, for objects validated outside the API server.
-        if self.type is not SinkType.JSONL and not self.url:
-            raise ValueError("sink.url is required for webhook and redis sinks")
+        # Same rules as the CEL above, for objects validated outside the API server.
+        if self.type is not SinkType.JSONL and not (self.url or self.url_secret):
+            raise ValueError("sink.url or sink.urlSecret is required for webhook and redis "
+                             "sinks")
+        if self.url and self.url_secret:
+            raise ValueError("sink.url and sink.urlSecret are exclusive")
         return self
 
 

@@ -62,6 +62,16 @@ def test_deployments_run_hardened_in_their_mode(role, mode):
     assert dep["spec"]["selector"]["matchLabels"]["hybridstream.io/role"] == role.value
 
 
+def test_sink_url_from_a_secret_is_passed_by_reference():
+    spec = make_spec(workload={"image": "img:1", "credentialsSecret": {"name": "creds"},
+                               "sink": {"type": "redis",
+                                        "urlSecret": {"name": "sink", "key": "url"}}})
+    env = {e["name"]: e for e in build_deployment(spec, OWNER, Role.HYBRID, 1)
+           ["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["HYBRID_SINK_URL"] == {"name": "HYBRID_SINK_URL", "valueFrom": {
+        "secretKeyRef": {"name": "sink", "key": "url"}}}
+
+
 def test_reserved_env_is_exactly_what_the_operator_sets():
     """Admission refuses a user env that collides with the operator's; the list it checks
     against must be the one the builder really sets."""
@@ -76,7 +86,9 @@ def test_reserved_env_is_exactly_what_the_operator_sets():
     ({"env": [{"name": "POD_NAME", "value": "x"}]}, "env POD_NAME is set by the operator"),
     ({"env": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]},
      "env names must be unique"),
-    ({"sink": {"type": "redis"}}, "sink.url is required"),
+    ({"sink": {"type": "redis"}}, "sink.url or sink.urlSecret is required"),
+    ({"sink": {"type": "redis", "url": "redis://x", "urlSecret": {"name": "s", "key": "k"}}},
+     "exclusive"),
 ])
 def test_models_refuse_what_admission_refuses(workload, error):
     with pytest.raises(ValueError, match=error):
