@@ -63,3 +63,8 @@ app.kubernetes.io/component: operator
 {{- with $root.Values.monitoring.prometheusRule.selector }}{{ $all = append $all . }}{{ end }}
 {{- printf "{%s}" (join "," $all) }}
 {{- end }}
+
+{{/* The ClusterRole (and admission policy) letting stream pods write their own routing ack. */}}
+{{- define "hybridstream.streamAckRole" -}}
+{{- printf "%s-stream-ack" (include "hybridstream.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}

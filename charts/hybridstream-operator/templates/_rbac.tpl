@@ -35,13 +35,18 @@
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [roles, rolebindings]
   verbs: [get, list, watch, create, patch]
-# Routing acknowledgements are annotations on the stream pods (list). get and patch are not
-# used by the operator itself: Kubernetes' RBAC escalation check only lets it create the
-# stream pods' Role (pods get/patch, configmaps get/list/watch) if it holds those verbs.
+# Routing acknowledgements are annotations on the stream pods: read only. The stream pods'
+# own Role (configmaps get/list/watch on their routing ConfigMap) needs those verbs held
+# (RBAC escalation check); their ack right comes from binding the chart's stream-ack
+# ClusterRole, which needs `bind` on that one ClusterRole, not pods patch.
 # https://kubernetes.io/docs/reference/access-authn-authz/rbac/#privilege-escalation-prevention-and-bootstrapping
 - apiGroups: [""]
   resources: [pods]
-  verbs: [get, list, patch]
+  verbs: [list]
+- apiGroups: [rbac.authorization.k8s.io]
+  resources: [clusterroles]
+  verbs: [bind]
+  resourceNames: [{{ include "hybridstream.streamAckRole" . }}]
 {{- if .Values.peering.enabled }}
 {{- if not .Values.watch.allNamespaces }}
 # kopf peering (namespaced): which operator instance is active.

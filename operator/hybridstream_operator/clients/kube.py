@@ -122,6 +122,32 @@ _APPLIERS = {
 }
 
 
+class NotOwned(Exception):
+    """An object with the name we need exists and is not ours: we never take it over."""
+
+    def __init__(self, kind: str, name: str) -> None:
+        super().__init__(f"{kind} {name} exists and is not owned by this rollout; "
+                         "delete or rename it (the operator does not adopt objects)")
+
+
+async def assert_owned(kube: Kube, manifest: Manifest) -> None:
+    """Raise NotOwned when the object exists without our controller reference (absent is
+    fine: the apply creates it)."""
+    group, method = _APPLIERS[manifest["kind"]]
+    meta = manifest["metadata"]
+    try:
+        found = await getattr(getattr(kube, group), method.replace("patch_", "read_", 1))(
+            meta["name"], meta["namespace"])
+    except ApiException as exc:
+        if _missing(exc):
+            return
+        raise
+    ours = {ref["uid"] for ref in meta.get("ownerReferences", [])}
+    theirs = {ref.uid for ref in (found.metadata.owner_references or [])}
+    if not ours & theirs:
+        raise NotOwned(manifest["kind"], meta["name"])
+
+
 async def apply_manifest(kube: Kube, manifest: Manifest) -> None:
     """Server-side apply (idempotent; fields we do not set stay with their owners)."""
     group, method = _APPLIERS[manifest["kind"]]
@@ -144,6 +170,14 @@ async def patch_rollout_status(kube: Kube, namespace: str, name: str, resource_v
             return False
         raise
     return True
+
+
+async def patch_rollout_conditions(kube: Kube, namespace: str, name: str,
+                                   conditions: list[dict[str, Any]]) -> None:
+    """Replace ``status.conditions`` alone (a failing pass has no other status to write)."""
+    await kube.custom.patch_namespaced_custom_object_status(
+        API_GROUP, API_VERSION, namespace, PLURAL, name, {"status": {"conditions": conditions}},
+        _content_type=MERGE)
 
 
 async def patch_rollout_annotations(kube: Kube, namespace: str, name: str,

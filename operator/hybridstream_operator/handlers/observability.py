@@ -24,6 +24,9 @@ MEASUREMENTS = Counter("hybridstream_operator_analysis_measurements_total",
                        registry=REGISTRY)
 RECONCILE_ERRORS = Counter("hybridstream_operator_reconcile_errors_total",
                            "reconcile passes that raised", _LABELS, registry=REGISTRY)
+REFUSED = Counter("hybridstream_operator_webhook_refused_total",
+                  "webhook requests refused (unauthorized, malformed, unknown rollout...)",
+                  ["endpoint", "reason"], registry=REGISTRY)
 STATUS_CONFLICTS = Counter("hybridstream_operator_status_conflicts_total",
                            "status writes lost to a concurrent writer (409)", _LABELS,
                            registry=REGISTRY)

@@ -9,6 +9,7 @@ depends on kopf's cached body.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from typing import Any
@@ -20,8 +21,14 @@ from kubernetes_asyncio import client, config
 
 from hybridstream_operator.clients.kube import Kube
 from hybridstream_operator.handlers import observability
-from hybridstream_operator.handlers.reconcile import Runtime, reconcile_rollout
+from hybridstream_operator.handlers.reconcile import (
+    Runtime,
+    describe_failure,
+    reconcile_rollout,
+    record_failure,
+)
 from hybridstream_operator.handlers.webhook import build_app
+from hybridstream_operator.logic.conditions import RETRY_CAP_SECONDS, retry_delay
 from hybridstream_operator.models.config import OperatorSettings
 from hybridstream_operator.models.spec import API_GROUP, API_VERSION, PLURAL
 
@@ -56,7 +63,8 @@ async def hybridstream_startup(settings: kopf.OperatorSettings, memo: kopf.Memo,
     op = OperatorSettings()
     settings.peering.lifetime = op.peering_lifetime
     api = await _load_kube_config()
-    rt = Runtime(Kube.from_api_client(api), aiohttp.ClientSession(), interval=op.reconcile_interval)
+    rt = Runtime(Kube.from_api_client(api), aiohttp.ClientSession(), interval=op.reconcile_interval,
+                 ack_role=op.stream_ack_role)
     token = op.webhook_token.get_secret_value() if op.webhook_token else None
     scope = [n for n in os.environ.get(SCOPE_ENV, "").split(",") if n]
     runner = web.AppRunner(build_app(rt, token, scope), access_log=None)
@@ -83,12 +91,25 @@ async def hybridstreamrollout_reconcile(name: str, namespace: str, memo: kopf.Me
                                         logger: logging.Logger, **_: Any) -> None:
     """Run passes until the rollout is deleted or the operator stops."""
     rt: Runtime = memo.runtime
+    failures, last_failure = 0, None
     while not stopped:
         try:
             await reconcile_rollout(rt, namespace, name)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
+            failures += 1
             observability.RECONCILE_ERRORS.labels(namespace, name).inc()
-            logger.exception("reconcile pass failed; retrying next tick")
-        await rt.wakeups.wait(namespace, name, rt.interval)
+            failure = describe_failure(exc)
+            if failure != last_failure:  # once per change, not once a pass
+                last_failure = failure
+                logger.error("reconcile failing (%s): %s; retrying with backoff up to %.0f s",
+                             *failure, RETRY_CAP_SECONDS,
+                             exc_info=failure[0] == "InternalError")  # a bug: its traceback
+                with contextlib.suppress(Exception):  # the status may be what fails
+                    await record_failure(rt, namespace, name, *failure)
+        else:
+            if failures:
+                logger.info("reconcile recovered after %d failed passes", failures)
+            failures, last_failure = 0, None
+        await rt.wakeups.wait(namespace, name, retry_delay(failures, rt.interval))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections import defaultdict
@@ -16,16 +17,21 @@ from typing import Any
 
 import aiohttp
 from hybridstream.routing import Role
+from kubernetes_asyncio.client.exceptions import ApiException
+from pydantic import ValidationError
 
 from hybridstream_operator.clients.kube import (
     Kube,
+    NotOwned,
     apply_event,
     apply_manifest,
+    assert_owned,
     fetch_acks,
     fetch_deployment_state,
     fetch_rollout,
     fetch_routing,
     patch_rollout_annotations,
+    patch_rollout_conditions,
     patch_rollout_status,
 )
 from hybridstream_operator.clients.prometheus import fetch_samples
@@ -36,6 +42,7 @@ from hybridstream_operator.logic.builders import (
     build_routing_configmap,
     build_static_resources,
 )
+from hybridstream_operator.logic.conditions import RECONCILED, redact, set_condition
 from hybridstream_operator.logic.intents import build_alert_cleanup, parse_alerts, parse_intent
 from hybridstream_operator.logic.phase_machine import Decision, decide
 from hybridstream_operator.logic.queries import build_queries
@@ -76,6 +83,7 @@ class Runtime:
     http: aiohttp.ClientSession
     wakeups: Wakeups = field(default_factory=Wakeups)
     interval: float = 1.0
+    ack_role: str = "hybridstream-stream-ack"  # OperatorSettings.stream_ack_role
 
 
 async def gather_observations(rt: Runtime, obj: dict[str, Any], spec: RolloutSpec,
@@ -110,15 +118,20 @@ async def apply_decision(rt: Runtime, obj: dict[str, Any], spec: RolloutSpec,
     replicas = decision.status.replicas
     for action in decision.actions:
         if isinstance(action, PublishRouting):
-            await apply_manifest(rt.kube, build_routing_configmap(owner, action.document))
+            routing = build_routing_configmap(owner, action.document)
+            await assert_owned(rt.kube, routing)
+            await apply_manifest(rt.kube, routing)
     stale = (decision.status.observed_generation != meta.get("generation")
              or obs.legacy.desired != replicas.legacy or obs.hybrid.desired != replicas.hybrid
              or not (obs.legacy.exists and obs.hybrid.exists))
     if stale:
-        for manifest in build_static_resources(spec, owner):
+        manifests = [*build_static_resources(spec, owner, rt.ack_role),
+                     build_deployment(spec, owner, Role.LEGACY, replicas.legacy),
+                     build_deployment(spec, owner, Role.HYBRID, replicas.hybrid)]
+        for manifest in manifests:  # only when something changed: the reads are rare
+            await assert_owned(rt.kube, manifest)
+        for manifest in manifests:
             await apply_manifest(rt.kube, manifest)
-        await apply_manifest(rt.kube, build_deployment(spec, owner, Role.LEGACY, replicas.legacy))
-        await apply_manifest(rt.kube, build_deployment(spec, owner, Role.HYBRID, replicas.hybrid))
     for action in decision.actions:
         if isinstance(action, EmitEvent):
             await apply_event(rt.kube, obj, action.type.value, action.reason, action.message)
@@ -138,6 +151,7 @@ async def reconcile_rollout(rt: Runtime, namespace: str, name: str) -> None:
     await apply_decision(rt, obj, spec, obs, decision)
     new_status = decision.status
     new_status.observed_generation = obj["metadata"].get("generation")
+    new_status.conditions = set_condition(new_status.conditions, True, RECONCILED, "", now)
     body = new_status.model_dump(by_alias=True, mode="json")
     written = await patch_rollout_status(
         rt.kube, namespace, name, obj["metadata"]["resourceVersion"], body)
@@ -155,3 +169,35 @@ async def reconcile_rollout(rt: Runtime, namespace: str, name: str) -> None:
         observability.STATUS_CONFLICTS.labels(namespace, name).inc()
         rt.wakeups.wake(namespace, name)  # re-decide from the fresh object right away
     observability.RECONCILE_SECONDS.observe(time.monotonic() - started)
+
+
+def describe_failure(exc: BaseException) -> tuple[str, str]:
+    """A failed pass as a condition's ``(reason, message)``: short, secret-free."""
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in exc.errors(include_input=False, include_url=False))
+        return "InvalidSpec", redact(f"spec: {problems}")
+    if isinstance(exc, NotOwned):
+        return "NotOwned", redact(str(exc))
+    if isinstance(exc, ApiException):
+        try:
+            detail = json.loads(exc.body or "{}").get("message", "")
+        except ValueError:
+            detail = ""
+        return "APIError", redact(f"{exc.status} {exc.reason}: {detail}".strip())
+    return "InternalError", redact(f"{type(exc).__name__}: {exc}")
+
+
+async def record_failure(rt: Runtime, namespace: str, name: str, reason: str,
+                         message: str) -> None:
+    """Best effort: ``Reconciled=False`` with why, written only when it changed."""
+    obj = await fetch_rollout(rt.kube, namespace, name)
+    if obj is None:
+        return
+    status = RolloutStatus.model_validate(obj.get("status") or {})
+    conditions = set_condition(status.conditions, False, reason, message, datetime.now(UTC))
+    if conditions is status.conditions:
+        return
+    body = [c.model_dump(by_alias=True, mode="json") for c in conditions]
+    await patch_rollout_conditions(rt.kube, namespace, name, body)

@@ -1,6 +1,6 @@
 """Pure builders of every Kubernetes object a rollout owns (crate-operator's ``get_*``
 split): two Deployments of the same image in different modes, their Services, the routing
-ConfigMap, and the ServiceAccount/Role/RoleBinding the stream pods need to watch routing
+ConfigMap, and the ServiceAccount/Role/RoleBindings the stream pods need to watch routing
 and acknowledge it on their own Pod."""
 
 from __future__ import annotations
@@ -87,7 +87,11 @@ def _env(spec: RolloutSpec, owner: Owner, role: Role) -> list[dict[str, Any]]:
         from_field("POD_NAMESPACE", "metadata.namespace"),
         {"name": "HYBRID_HTTP_PORT", "value": str(w.metrics_port)},
     ]
-    if w.sink.url:
+    if w.sink.url_secret:  # by reference: the URL may carry a password
+        ref = w.sink.url_secret
+        env.append({"name": "HYBRID_SINK_URL",
+                    "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
+    elif w.sink.url:
         env.append({"name": "HYBRID_SINK_URL", "value": w.sink.url})
     return env + [{"name": e.name, "value": e.value} for e in w.env]
 
@@ -162,10 +166,14 @@ def build_routing_configmap(owner: Owner, document: RoutingDocument) -> Manifest
     }
 
 
-def build_rbac(owner: Owner) -> list[Manifest]:
-    """ServiceAccount, Role and RoleBinding for the stream pods: watch the one routing
-    ConfigMap, get/patch pods to write their ack annotation."""
+def build_rbac(owner: Owner, ack_role: str) -> list[Manifest]:
+    """ServiceAccount, Role and RoleBindings for the stream pods: watch the one routing
+    ConfigMap (Role), and write the ack annotation on their own Pod through the chart's
+    ClusterRole ``ack_role`` (pods get/patch), which its ValidatingAdmissionPolicy narrows to
+    the pod named in the caller's token and to the ack annotation alone. Binding a
+    ClusterRole needs only ``bind`` on it: the operator itself never holds pods patch."""
     name = service_account_name(owner.name)
+    subjects = [{"kind": "ServiceAccount", "name": name, "namespace": owner.namespace}]
     return [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _metadata(owner, name)},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
@@ -176,16 +184,20 @@ def build_rbac(owner: Owner) -> list[Manifest]:
              {"apiGroups": [""], "resources": ["configmaps"],
               "resourceNames": [routing_configmap_name(owner.name)],
               "verbs": ["get", "list", "watch"]},
-             {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "patch"]},
          ]},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
          "metadata": _metadata(owner, name),
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": owner.namespace}]},
+         "subjects": subjects},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+         "metadata": _metadata(owner, f"{name}-ack"),
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                     "name": ack_role},
+         "subjects": subjects},
     ]
 
 
-def build_static_resources(spec: RolloutSpec, owner: Owner) -> list[Manifest]:
+def build_static_resources(spec: RolloutSpec, owner: Owner, ack_role: str) -> list[Manifest]:
     """Everything but the Deployments and the routing ConfigMap."""
-    return [*build_rbac(owner), build_service(spec, owner, Role.LEGACY),
+    return [*build_rbac(owner, ack_role), build_service(spec, owner, Role.LEGACY),
             build_service(spec, owner, Role.HYBRID)]

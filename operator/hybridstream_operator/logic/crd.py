@@ -11,6 +11,8 @@ from hybridstream_operator.models.spec import (
     API_VERSION,
     KIND,
     PLURAL,
+    ROLLOUT_NAME_MAX,
+    ROLLOUT_NAME_PATTERN,
     SHORT_NAMES,
     SINGULAR,
     RolloutSpec,
@@ -18,6 +20,15 @@ from hybridstream_operator.models.spec import (
 from hybridstream_operator.models.status import RolloutStatus
 
 _DROP = {"title", "default", "$defs"}
+#: The rollout's own name must yield valid child names and label values.
+NAME_RULES = [
+    {"rule": f"size(self.metadata.name) <= {ROLLOUT_NAME_MAX}",
+     "message": f"metadata.name: at most {ROLLOUT_NAME_MAX} characters (the operator's "
+                "objects are named <name>-legacy, <name>-routing...)"},
+    {"rule": f"self.metadata.name.matches('{ROLLOUT_NAME_PATTERN}')",
+     "message": "metadata.name: a DNS-1035 label (lower-case letters, digits and '-', "
+                "starting with a letter), as the operator's Services need"},
+]
 
 
 def _structural(node: Any, defs: dict[str, Any]) -> Any:
@@ -92,6 +103,7 @@ def build_crd() -> dict[str, Any]:
                             "type": "object",
                             "description": "Rolls a stream from REST polling to hybrid.",
                             "required": ["spec"],
+                            "x-kubernetes-validations": NAME_RULES,
                             "properties": {
                                 "apiVersion": {"type": "string"},
                                 "kind": {"type": "string"},

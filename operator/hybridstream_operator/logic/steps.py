@@ -11,11 +11,21 @@ from hybridstream_operator.logic.handover import RoutingTarget
 from hybridstream_operator.logic.verdicts import applicable
 from hybridstream_operator.models.base import parse_duration
 from hybridstream_operator.models.phases import PROGRESSING, Phase
-from hybridstream_operator.models.spec import Metric, RolloutSpec
+from hybridstream_operator.models.spec import CutoverStep, Metric, RolloutSpec
 from hybridstream_operator.models.status import RolloutStatus
 
 #: Where rollbacks lead: legacy forwards everything, hybrid back to monitor-only.
 ROLLBACK_TARGET = RoutingTarget(Mode.CANARY, 0, 0)
+
+
+def cutover_index(spec: RolloutSpec, step_index: int | None) -> int:
+    """``step_index`` within the spec's cutover steps: a spec edited to fewer steps than the
+    one in force continues from its last step instead of failing every pass."""
+    return min(step_index or 0, len(spec.steps.cutover) - 1)
+
+
+def cutover_step(spec: RolloutSpec, step_index: int | None) -> CutoverStep:
+    return spec.steps.cutover[cutover_index(spec, step_index)]
 
 
 def build_target(spec: RolloutSpec, phase: Phase, step_index: int | None) -> RoutingTarget:
@@ -23,7 +33,7 @@ def build_target(spec: RolloutSpec, phase: Phase, step_index: int | None) -> Rou
     if phase is Phase.PARALLEL:
         return RoutingTarget(Mode.PARALLEL, 0, 0)
     if phase is Phase.CUTOVER:
-        percent = spec.steps.cutover[step_index or 0].percent
+        percent = cutover_step(spec, step_index).percent
         return RoutingTarget(Mode.CUTOVER, percent, percent)
     if phase is Phase.PRODUCTION:
         return RoutingTarget(Mode.PRODUCTION, 100, 100)
@@ -45,7 +55,7 @@ def step_duration(spec: RolloutSpec, phase: Phase, step_index: int | None) -> ti
         return parse_duration(spec.steps.parallel.duration)
     if phase is Phase.PRODUCTION:
         return parse_duration(spec.steps.production.duration)
-    pause = spec.steps.cutover[step_index or 0].pause
+    pause = cutover_step(spec, step_index).pause
     if pause is None:
         return timedelta(0)
     return None if pause.duration is None else parse_duration(pause.duration)
@@ -57,8 +67,9 @@ def next_step(spec: RolloutSpec, phase: Phase, step_index: int | None) -> tuple[
         return Phase.PARALLEL, None
     if phase is Phase.PARALLEL:
         return Phase.CUTOVER, 0
-    if phase is Phase.CUTOVER and (step_index or 0) + 1 < len(spec.steps.cutover):
-        return Phase.CUTOVER, (step_index or 0) + 1
+    index = cutover_index(spec, step_index)
+    if phase is Phase.CUTOVER and index + 1 < len(spec.steps.cutover):
+        return Phase.CUTOVER, index + 1
     return Phase.PRODUCTION, None
 
 
@@ -68,8 +79,9 @@ def previous_step(
     """The cutover step before this one (for ``step-back``), or None when there is none."""
     if phase is Phase.PRODUCTION:
         return Phase.CUTOVER, len(spec.steps.cutover) - 1
-    if phase is Phase.CUTOVER and (step_index or 0) > 0:
-        return Phase.CUTOVER, (step_index or 0) - 1
+    index = cutover_index(spec, step_index)
+    if phase is Phase.CUTOVER and index > 0:
+        return Phase.CUTOVER, index - 1
     return None
 
 
@@ -77,7 +89,7 @@ def build_step_label(spec: RolloutSpec, status: RolloutStatus) -> str:
     """The STEP printer column, e.g. ``cutover 1/2 (50%)``."""
     phase = effective_phase(status)
     if phase is Phase.CUTOVER:
-        index = status.step_index or 0
+        index = cutover_index(spec, status.step_index)
         steps = spec.steps.cutover
         return f"cutover {index + 1}/{len(steps)} ({steps[index].percent}%)"
     if phase in PROGRESSING:

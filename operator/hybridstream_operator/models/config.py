@@ -18,5 +18,9 @@ class OperatorSettings(BaseSettings):
         default=60, ge=5,
         description="seconds a replica's peering record lives without keep-alive: how long a "
         "crashed replica keeps lower-priority replicas paused")
+    stream_ack_role: str = Field(
+        default="hybridstream-stream-ack",
+        description="the chart's ClusterRole letting a stream pod write its own routing ack "
+        "(bound per rollout; its ValidatingAdmissionPolicy allows nothing else)")
     reconcile_interval: float = Field(
         default=1.0, gt=0, description="seconds between passes of one rollout (wakeups cut it)")

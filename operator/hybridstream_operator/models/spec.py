@@ -13,9 +13,13 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from hybridstream_operator.models.base import CamelModel, Duration, parse_duration
+from hybridstream_operator.models.base import (
+    CamelModel,
+    bounded_duration,
+    parse_duration,
+)
 from hybridstream_operator.models.defaults import DEFAULT_ALERT_NAMES, DEFAULT_METRICS
 from hybridstream_operator.models.phases import Phase
 
@@ -35,6 +39,31 @@ MIN_WINDOW = "30s"
 #: A PromQL condition on the query's single value, e.g. ``result < 30``.
 CONDITION_PATTERN = r"^\s*result\s*(<=|>=|==|!=|<|>)\s*-?[0-9]+(\.[0-9]+)?([eE]-?[0-9]+)?\s*$"
 K8S_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+#: A rollout's name: a DNS-1035 label short enough for every child's name
+#: (``<name>-routing``, ``<name>-hybrid-pods``...) and label value to stay within 63.
+ROLLOUT_NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+ROLLOUT_NAME_MAX = 50
+#: Environment the operator sets on every stream pod: a user's ``workload.env`` may not
+#: override it (logic/builders.py sets exactly these; a unit test keeps them in step).
+RESERVED_ENV = ("HYBRID_MODE", "BYBIT_API_KEY", "BYBIT_API_SECRET", "BYBIT_NETWORK",
+                "HYBRID_SINK", "HYBRID_SINK_URL", "HYBRID_ROUTING_CONFIGMAP", "HYBRID_ROLLOUT",
+                "POD_NAME", "POD_NAMESPACE", "HYBRID_HTTP_PORT")
+#: A Kubernetes resource quantity (``50m``, ``64Mi``, ``1.5``).
+QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
+MAX_METRICS, MAX_ENV, MAX_ALERT_NAMES = 40, 50, 20
+
+StepDuration = bounded_duration("0s")
+DeadlineDuration = bounded_duration("30s", "24h")
+IntervalDuration = bounded_duration("1s", "1h")
+TimeoutDuration = bounded_duration("100ms", "60s")
+WindowDuration = bounded_duration("30s", "24h")
+DelayDuration = bounded_duration("0s", "24h")
+
+
+def _map_list(key: str) -> dict[str, object]:
+    """A list whose items are unique by ``key``: the API server rejects duplicates (and
+    server-side apply merges by it)."""
+    return {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": [key]}
 
 
 class Network(StrEnum):
@@ -86,9 +115,38 @@ class SecretRef(CamelModel):
     api_secret_key: str = "api-secret"
 
 
+class SecretKeyRef(CamelModel):
+    """One key of a Secret in the rollout's namespace (read by the kubelet, never by us)."""
+
+    name: Annotated[str, Field(pattern=K8S_NAME_PATTERN, max_length=253)]
+    key: Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$", max_length=253)]
+
+
 class Sink(CamelModel):
+    model_config = CamelModel.model_config | {"json_schema_extra": {
+        "x-kubernetes-validations": [
+            {"rule": "!has(self.type) || self.type == 'jsonl' || has(self.urlSecret) || "
+                     "(has(self.url) && size(self.url) > 0)",
+             "message": "sink.url or sink.urlSecret is required for webhook and redis sinks"},
+            {"rule": "!(has(self.url) && has(self.urlSecret))",
+             "message": "sink.url and sink.urlSecret are exclusive"}]}}
+
     type: SinkType = SinkType.JSONL
-    url: str | None = Field(default=None, description="webhook or redis URL")
+    url: Annotated[str, Field(max_length=2048)] | None = Field(
+        default=None, description="webhook or redis URL (visible in the spec: use urlSecret "
+        "when it carries a password)")
+    url_secret: SecretKeyRef | None = Field(
+        default=None, description="the URL from a Secret key, passed to the pods by reference")
+
+    @model_validator(mode="after")
+    def _url_when_needed(self) -> Sink:
+        # Same rules as the CEL above, for objects validated outside the API server.
+        if self.type is not SinkType.JSONL and not (self.url or self.url_secret):
+            raise ValueError("sink.url or sink.urlSecret is required for webhook and redis "
+                             "sinks")
+        if self.url and self.url_secret:
+            raise ValueError("sink.url and sink.urlSecret are exclusive")
+        return self
 
 
 class Replicas(CamelModel):
@@ -97,33 +155,61 @@ class Replicas(CamelModel):
 
 
 class EnvVar(CamelModel):
-    name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
-    value: str
+    model_config = CamelModel.model_config | {"json_schema_extra": {
+        "x-kubernetes-validations": [{
+            "rule": f"!(self.name in {list(RESERVED_ENV)})",
+            "messageExpression": "'env ' + self.name + ' is set by the operator'"}]}}
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]
+    value: Annotated[str, Field(max_length=4096)]
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, name: str) -> str:
+        if name in RESERVED_ENV:
+            raise ValueError(f"env {name} is set by the operator")
+        return name
+
+
+Quantities = Annotated[
+    dict[str, Annotated[str, Field(pattern=QUANTITY_PATTERN, max_length=32)]],
+    Field(max_length=4, json_schema_extra={"maxProperties": 4}),
+]
 
 
 class Resources(CamelModel):
-    requests: dict[str, str] = Field(default_factory=lambda: {"cpu": "50m", "memory": "64Mi"})
-    limits: dict[str, str] = Field(default_factory=lambda: {"memory": "256Mi"})
+    requests: Quantities = Field(default_factory=lambda: {"cpu": "50m", "memory": "64Mi"})
+    limits: Quantities = Field(default_factory=lambda: {"memory": "256Mi"})
 
 
 class Workload(CamelModel):
     """The stream pods: one image, run as ``rest`` (legacy) and as the hybrid stream."""
 
-    image: Annotated[str, Field(min_length=1)]
+    image: Annotated[str, Field(min_length=1, max_length=512)]
     image_pull_policy: str = "IfNotPresent"
     network: Network = Network.MAINNET
     credentials_secret: SecretRef
     sink: Sink = Field(default_factory=Sink)
     replicas: Replicas = Field(default_factory=Replicas)
     resources: Resources = Field(default_factory=Resources)
-    env: list[EnvVar] = Field(default_factory=list, description="extra environment")
+    env: Annotated[list[EnvVar], Field(max_length=MAX_ENV, json_schema_extra=_map_list("name"))] \
+        = Field(default_factory=list, description="extra environment (names unique, not "
+                "one the operator sets)")
     metrics_port: Annotated[int, Field(ge=1, le=65535)] = 8080
+
+    @field_validator("env")
+    @classmethod
+    def _unique_env(cls, env: list[EnvVar]) -> list[EnvVar]:
+        # The list-map key above, for objects validated outside the API server.
+        if len({e.name for e in env}) != len(env):
+            raise ValueError("env names must be unique")
+        return env
 
 
 class Pause(CamelModel):
     """How long a cutover step is watched; no duration means: wait for ``promote``."""
 
-    duration: Duration | None = None
+    duration: StepDuration | None = None
 
 
 class CutoverStep(CamelModel):
@@ -134,7 +220,7 @@ class CutoverStep(CamelModel):
 
 
 class Timed(CamelModel):
-    duration: Duration
+    duration: StepDuration
 
 
 def _default_cutover() -> list[CutoverStep]:
@@ -145,7 +231,7 @@ def _default_cutover() -> list[CutoverStep]:
 
 
 class Steps(CamelModel):
-    progress_deadline: Duration = Field(
+    progress_deadline: DeadlineDuration = Field(
         default="10m",
         description="a step whose routing is not in force (pods not ready or not acking) "
         "this long after it began rolls back",
@@ -190,15 +276,16 @@ class Steps(CamelModel):
 
 
 class Prometheus(CamelModel):
-    address: Annotated[str, Field(pattern=r"^https?://")] = "http://prometheus:9090"
-    timeout: Duration = "5s"
+    address: Annotated[str, Field(pattern=r"^https?://", max_length=2048)] = \
+        "http://prometheus:9090"
+    timeout: TimeoutDuration = Field(default="5s", description="per query; below the interval")
 
 
 class Metric(CamelModel):
     """One PromQL measurement with its pass condition, limits and reaction."""
 
     name: Annotated[str, Field(pattern=K8S_NAME_PATTERN, max_length=63)]
-    query: Annotated[str, Field(min_length=1)]
+    query: Annotated[str, Field(min_length=1, max_length=4096)]
     condition: Annotated[str, Field(pattern=CONDITION_PATTERN)]
     failure_limit: Annotated[int, Field(ge=0)] = Field(
         default=0, description="cumulative failures tolerated in a step"
@@ -213,12 +300,12 @@ class Metric(CamelModel):
     no_data: NoDataPolicy = NoDataPolicy.INCONCLUSIVE
     action: BreachAction = BreachAction.HOLD
     kind: MetricKind = MetricKind.GUARD
-    warmup: Duration | None = Field(
+    warmup: DelayDuration | None = Field(
         default=None,
         description="failures in a step's first <warmup> only hold the step (default: "
         f"{GATE_WARMUP} for gates, 0s for guards)",
     )
-    window: Duration = Field(
+    window: WindowDuration = Field(
         default="5m",
         description="longest range substituted for $window; $window is the age of the step "
         f"(a metric using it is measured once the step is {MIN_WINDOW} old), so a step is "
@@ -237,24 +324,45 @@ class Metric(CamelModel):
 
 
 class Analysis(CamelModel):
+    model_config = CamelModel.model_config | {"json_schema_extra": {
+        "x-kubernetes-validations": [{
+            "rule": "duration(has(self.prometheus) && has(self.prometheus.timeout) ? "
+                    "self.prometheus.timeout : '5s') < "
+                    "duration(has(self.interval) ? self.interval : '30s')",
+            "message": "prometheus.timeout must be shorter than the analysis interval"}]}}
+
     prometheus: Prometheus = Field(default_factory=Prometheus)
-    interval: Duration = "30s"
+    interval: IntervalDuration = "30s"
     selector: str = Field(
-        default="", description="label matchers substituted for $selector in queries"
+        default="", max_length=1024,
+        description="label matchers added to this rollout's scope in $selector",
     )
-    metrics: list[Metric] = Field(
-        default_factory=lambda: [Metric.model_validate(m) for m in DEFAULT_METRICS]
+    metrics: Annotated[list[Metric], Field(max_length=MAX_METRICS,
+                                           json_schema_extra=_map_list("name"))] = Field(
+        default_factory=lambda: [Metric.model_validate(m) for m in DEFAULT_METRICS],
+        description="metric names are unique",
     )
-    alert_names: list[str] = Field(
+    alert_names: Annotated[list[Annotated[str, Field(max_length=253)]],
+                           Field(max_length=MAX_ALERT_NAMES)] = Field(
         default_factory=lambda: list(DEFAULT_ALERT_NAMES),
         description="Alertmanager alerts that act at once when they fire for this rollout",
     )
     alert_action: BreachAction = BreachAction.ROLLBACK
 
+    @model_validator(mode="after")
+    def _consistent(self) -> Analysis:
+        # Same rules as the CEL and list-map keys above, outside the API server.
+        if parse_duration(self.prometheus.timeout) >= parse_duration(self.interval):
+            raise ValueError("prometheus.timeout must be shorter than the analysis interval")
+        names = [m.name for m in self.metrics]
+        if len(names) != len(set(names)):
+            raise ValueError("metric names must be unique")
+        return self
+
 
 class RollbackPolicy(CamelModel):
     auto: bool = Field(default=True, description="false: a rollback verdict only pauses")
-    scale_down_delay: Duration = Field(
+    scale_down_delay: DelayDuration = Field(
         default="30s", description="keep hybrid pods this long after a rollback"
     )
 

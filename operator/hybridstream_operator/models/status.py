@@ -84,6 +84,16 @@ class ReplicaStatus(StatusModel):
     hybrid: int = 0
 
 
+class Condition(StatusModel):
+    """A Kubernetes-style condition (``kubectl wait --for=condition=Reconciled``)."""
+
+    type: str
+    status: str  # "True" | "False"
+    reason: str
+    message: str = ""
+    last_transition_time: datetime
+
+
 class HistoryEntry(StatusModel):
     phase: Phase
     step_index: int | None = None
@@ -118,3 +128,4 @@ class RolloutStatus(StatusModel):
     transitions: int = 0
     observed_generation: int | None = None
     history: list[HistoryEntry] = Field(default_factory=list)
+    conditions: list[Condition] = Field(default_factory=list)

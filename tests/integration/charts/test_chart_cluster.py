@@ -3,7 +3,8 @@ every rendered object passes server-side validation, including the monitoring ob
 against prometheus-operator's real CRD schemas; ``helm install`` / ``upgrade`` /
 ``uninstall`` work; and the installed RBAC lets the operator's ServiceAccount do exactly
 what it needs (including creating the stream pods' Role, which RBAC escalation prevention
-only allows when the operator holds every granted verb) and nothing more."""
+only allows when the operator holds every granted verb) and nothing more; a stream pod can
+acknowledge routing on its own pod and touch nothing else."""
 
 from __future__ import annotations
 
@@ -189,7 +190,8 @@ def test_install_rbac_upgrade_uninstall(helm_on_cluster: HelmOnCluster, namespac
                                ("patch", "kopfpeerings.kopf.dev")):
             assert can_i(crds, sa, verb, resource, served), (verb, resource, served)
         for verb, resource in (("get", "secrets"), ("delete", "deployments.apps"),
-                               ("create", "pods"), ("escalate", "roles.rbac.authorization.k8s.io")):
+                               ("create", "pods"), ("patch", "pods"), ("get", "pods"),
+                               ("escalate", "roles.rbac.authorization.k8s.io")):
             assert not can_i(crds, sa, verb, resource, served), (verb, resource, served)
     # Not served: nothing but the read-only cluster-wide lookups (kopf's CRD and namespace
     # scan); not even listing rollouts, although two namespaces are served.
@@ -201,12 +203,18 @@ def test_install_rbac_upgrade_uninstall(helm_on_cluster: HelmOnCluster, namespac
     # As the operator: create the stream pods' ServiceAccount/Role/RoleBinding exactly as its
     # builders do. The API server refuses a Role granting verbs its creator lacks.
     owner = Owner(name="demo", namespace=extra_namespaces[0], uid=str(uuid.uuid4()))
-    stream_rbac = yaml.safe_dump_all(build_rbac(owner))
+    ack_role = f"{fullname}-stream-ack"
+    stream_rbac = yaml.safe_dump_all(build_rbac(owner, ack_role))
     created = apply_as(crds, sa, stream_rbac)
-    assert created.count("serverside-applied") == 3, created
+    assert created.count("serverside-applied") == 4, created
     refused = crds.kubectl("apply", "--server-side", f"--as={sa}", "-f", "-", check=False,
-                           input=stream_rbac.replace("- patch", "- delete"))
+                           input=stream_rbac.replace("- watch", "- delete"))
     assert "forbidden" in refused and "not currently held" in refused, refused
+    # it may bind the stream-ack ClusterRole and no other
+    refused = crds.kubectl("apply", "--server-side", f"--as={sa}", "-f", "-", check=False,
+                           input=stream_rbac.replace(ack_role, "cluster-admin"))
+    assert "forbidden" in refused, refused
+    assert_stream_pods_ack_only_their_own_pod(crds, extra_namespaces[0], tmp_path)
 
     values["operator"] = {"verbose": False}
     values_file.write_text(yaml.safe_dump(values))
@@ -225,10 +233,55 @@ def test_install_rbac_upgrade_uninstall(helm_on_cluster: HelmOnCluster, namespac
     crds.get_json("crd", "hybridstreamrollouts.hybridstream.io")
 
 
-def service_account_kubeconfig(cluster: Cluster, namespace: str, sa: str, path: Path) -> Path:
+def assert_stream_pods_ack_only_their_own_pod(cluster: Cluster, namespace: str,
+                                              workdir: Path) -> None:
+    """With the stream ServiceAccount's token bound to its pod (what the kubelet mounts),
+    the pod writes its own routing ack and nothing else: not another pod's ack, not its
+    own labels (the chart's ValidatingAdmissionPolicy, enforced by the real API server)."""
+    for pod in ("demo-hybrid-a", "demo-hybrid-b"):
+        cluster.apply({"apiVersion": "v1", "kind": "Pod",
+                       "metadata": {"name": pod, "labels": {"hybridstream.io/rollout": "demo"}},
+                       "spec": {"serviceAccountName": "demo-stream",
+                                "containers": [{"name": "stream", "image": "stream"}]}},
+                      namespace=namespace)
+    own = service_account_kubeconfig(cluster, namespace, "demo-stream",
+                                      workdir / "stream-a.kubeconfig", bound_pod="demo-hybrid-a")
+
+    def patch(pod: str, body: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(cluster.kubectl_bin), "--kubeconfig", str(own), "-n", namespace, "patch",
+             "pod", pod, "--type=merge", "-p", body], capture_output=True, text=True,
+            timeout=60, check=False)
+
+    ack = '{"metadata":{"annotations":{"hybridstream.io/routing-ack":"%d"}}}'
+    assert patch("demo-hybrid-a", ack % 1).returncode == 0
+    # the policy is loaded asynchronously after install: wait until it denies
+    deadline = time.monotonic() + 60
+    while (forged := patch("demo-hybrid-b", ack % 99)).returncode == 0:
+        assert time.monotonic() < deadline, "the admission policy never denied a forged ack"
+        time.sleep(1)
+    assert "a stream pod may write its own pod only" in forged.stderr, forged.stderr
+    relabel = patch("demo-hybrid-a", '{"metadata":{"labels":{"hybridstream.io/rollout":"x"}}}')
+    assert "routing-ack annotation only" in relabel.stderr, relabel.stderr
+    assert patch("demo-hybrid-a", ack % 2).returncode == 0  # its own ack still works
+    annotations = {p: (cluster.get_json("pod", p, "-n", namespace)["metadata"]
+                       .get("annotations") or {}).get("hybridstream.io/routing-ack")
+                   for p in ("demo-hybrid-a", "demo-hybrid-b")}
+    assert annotations == {"demo-hybrid-a": "2", "demo-hybrid-b": None}, annotations
+
+
+def service_account_kubeconfig(cluster: Cluster, namespace: str, sa: str, path: Path,
+                               bound_pod: str | None = None) -> Path:
     """The admin kubeconfig's server and CA with a short-lived token of ``sa`` (TokenRequest
-    API): a client that holds exactly the ServiceAccount's permissions."""
-    token = cluster.kubectl("create", "token", sa, "-n", namespace, "--duration=30m").strip()
+    API, bound to ``bound_pod`` as the kubelet's are): a client that holds exactly the
+    ServiceAccount's permissions."""
+    bound = []
+    if bound_pod:
+        uid = cluster.get_json("pod", bound_pod, "-n", namespace)["metadata"]["uid"]
+        bound = ["--bound-object-kind=Pod", f"--bound-object-name={bound_pod}",
+                 f"--bound-object-uid={uid}"]
+    token = cluster.kubectl("create", "token", sa, "-n", namespace, "--duration=30m",
+                            *bound).strip()
     config = yaml.safe_load(cluster.kubeconfig.read_text())
     user = config["contexts"][0]["context"]["user"]
     config["users"] = [{"name": user, "user": {"token": token}}]
@@ -252,7 +305,7 @@ async def test_the_operator_works_with_the_charts_rbac(helm_on_cluster: HelmOnCl
     h.run("install", release, str(CHART), "-n", namespace, "-f", str(values_file))
     kubeconfig = service_account_kubeconfig(crds, namespace, fullname, tmp_path / "sa.yaml")
     operator = OperatorProcess(namespace, kubeconfig, tmp_path, standalone=True,
-                               also_serving=(served,))
+                               also_serving=(served,), stream_ack_role=f"{fullname}-stream-ack")
     operator.start()
     manifest = rollout_manifest("hooked", "http://127.0.0.1:1")
     crds.apply(manifest, namespace=served)

@@ -23,10 +23,18 @@ from tests.integration.charts.helm import (
     one,
 )
 
-#: What the operator grants the stream pods' Role (docs/CONTRACTS.md, acks): it must hold
-#: every one of these verbs itself or the API server refuses to create that Role.
-STREAM_POD_NEEDS = {("", "configmaps"): {"get", "list", "watch"}, ("", "pods"): {"get", "patch"}}
+#: What the operator grants the stream pods' Role (docs/CONTRACTS.md): it must hold every
+#: one of these verbs itself or the API server refuses to create that Role. Their ack right
+#: (pods get/patch) comes from the chart's stream-ack ClusterRole, which it only binds.
+STREAM_POD_NEEDS = {("", "configmaps"): {"get", "list", "watch"}}
 FULLNAME = f"{RELEASE}-hybridstream-operator"
+STREAM_ACK = f"{FULLNAME}-stream-ack"
+
+
+def operator_cluster_role(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The operator's own ClusterRole (not the stream pods' stream-ack one)."""
+    (role,) = [d for d in by_kind(docs, "ClusterRole") if d["metadata"]["name"] == FULLNAME]
+    return role
 ALL_NAMESPACES = {"watch": {"allNamespaces": True}, "peering": {"enabled": True}}
 
 
@@ -55,10 +63,14 @@ def test_lint_strict_default_and_all_features(helm: Helm, tmp_path) -> None:
 def test_default_render_has_exactly_the_core_objects(default_docs) -> None:
     kinds = sorted(d["kind"] for d in default_docs)
     assert kinds == sorted(["ServiceAccount", "Secret", "ClusterRole", "ClusterRoleBinding",
-                            "Role", "RoleBinding", "Deployment", "Service"])
+                            "Role", "RoleBinding", "Deployment", "Service",
+                            # the stream pods' ack right and its admission policy
+                            "ClusterRole", "ValidatingAdmissionPolicy",
+                            "ValidatingAdmissionPolicyBinding"])
     for doc in default_docs:
         assert doc["metadata"]["labels"]["app.kubernetes.io/instance"] == RELEASE
-        if doc["kind"] not in ("ClusterRole", "ClusterRoleBinding"):
+        if doc["kind"] not in ("ClusterRole", "ClusterRoleBinding", "ValidatingAdmissionPolicy",
+                               "ValidatingAdmissionPolicyBinding"):
             assert doc["metadata"]["namespace"] == NAMESPACE
 
 
@@ -194,7 +206,7 @@ def test_all_features_peering_namespaces_and_monitoring(full_docs) -> None:
     assert relabeled["rollout"] == ["__meta_kubernetes_pod_label_hybridstream_io_rollout"]
     # Several namespaces: the webhook lists rollouts per served namespace (its Roles), so
     # nothing about rollouts is granted cluster-wide.
-    cluster_rules = granted(one(full_docs, "ClusterRole")["rules"])
+    cluster_rules = granted(operator_cluster_role(full_docs)["rules"])
     assert ("hybridstream.io", "hybridstreamrollouts") not in cluster_rules
     kinds = {d["kind"] for d in full_docs}
     assert {"ServiceMonitor", "PodMonitor", "PrometheusRule", "ConfigMap"} <= kinds
@@ -205,7 +217,7 @@ def test_all_namespaces_uses_cluster_rbac_and_cluster_peering(helm: Helm) -> Non
     assert by_kind(docs, "Role") == [] and by_kind(docs, "RoleBinding") == []
     # No --namespace flag at all is how hybridstream-operator runs cluster-wide.
     assert not any(a.startswith(("--namespace", "-n")) for a in container(docs)["args"])
-    rules = granted(one(docs, "ClusterRole")["rules"])
+    rules = granted(operator_cluster_role(docs)["rules"])
     assert rules[("kopf.dev", "clusterkopfpeerings")] == {"get", "list", "watch", "patch"}
     assert ("kopf.dev", "kopfpeerings") not in rules
     assert ("", "namespaces") not in rules  # kopf lists namespaces only when not cluster-wide
@@ -222,7 +234,7 @@ def operator_rule_sets(helm: Helm) -> list[tuple[str, list[dict[str, Any]]]]:
     for label, values in (("default", None), ("all-features", ALL_FEATURES),
                           ("all-namespaces", ALL_NAMESPACES)):
         for doc in helm.render(values):
-            if doc["kind"] in ("Role", "ClusterRole"):
+            if doc["kind"] in ("Role", "ClusterRole") and doc["metadata"]["name"] != STREAM_ACK:
                 out.append((f"{label}/{doc['kind']}/{doc['metadata'].get('namespace', '')}",
                             doc["rules"]))
     return out
@@ -237,7 +249,12 @@ def test_rbac_has_no_wildcards_and_no_secrets(helm: Helm) -> None:
                 assert "*" not in rule[field], f"{label}: wildcard in {field}: {rule}"
             assert "resourceNames" not in rule or rule["resourceNames"]
             assert "nonResourceURLs" not in rule
-            assert not {"escalate", "bind", "impersonate"} & set(rule["verbs"]), label
+            assert not {"escalate", "impersonate"} & set(rule["verbs"]), label
+            if "bind" in rule["verbs"]:  # only the stream pods' ack ClusterRole
+                assert (rule["resources"], rule["resourceNames"]) == (
+                    ["clusterroles"], [STREAM_ACK]), (label, rule)
+            if "pods" in rule["resources"]:  # acks are read, never written
+                assert set(rule["verbs"]) <= {"list", "watch"}, (label, rule)
         assert not any(res == "secrets" for (_, res) in granted(rules)), label
 
 
@@ -247,7 +264,7 @@ def test_rbac_covers_the_operator_and_the_stream_pods_role(helm: Helm) -> None:
     for values, served_rules in (
         (None, lambda docs: [r["rules"] for r in by_kind(docs, "Role")]),
         (ALL_FEATURES, lambda docs: [r["rules"] for r in by_kind(docs, "Role")]),
-        (ALL_NAMESPACES, lambda docs: [one(docs, "ClusterRole")["rules"]]),
+        (ALL_NAMESPACES, lambda docs: [operator_cluster_role(docs)["rules"]]),
     ):
         docs = helm.render(values)
         rule_sets = served_rules(docs)
@@ -268,11 +285,12 @@ def test_rbac_covers_the_operator_and_the_stream_pods_role(helm: Helm) -> None:
                         ("rbac.authorization.k8s.io", "rolebindings")):
                 assert {"create", "patch", "get"} <= g[key], key
                 assert not {"delete", "deletecollection", "update"} & g[key], key
-            assert "list" in g[("", "pods")]
+            assert g[("", "pods")] == {"list"}
+            assert g[("rbac.authorization.k8s.io", "clusterroles")] == {"bind"}
 
 
 def test_namespaced_install_has_only_read_only_cluster_rules(default_docs) -> None:
-    rules = granted(one(default_docs, "ClusterRole")["rules"])
+    rules = granted(operator_cluster_role(default_docs)["rules"])
     assert set(rules) == {("apiextensions.k8s.io", "customresourcedefinitions"),
                           ("", "namespaces")}
     assert all(verbs <= {"get", "list", "watch"} for verbs in rules.values())
@@ -280,7 +298,8 @@ def test_namespaced_install_has_only_read_only_cluster_rules(default_docs) -> No
 
 def test_no_cluster_role_when_scanning_disabled(helm: Helm) -> None:
     docs = helm.render({"rbac": {"kopfScanning": False}})
-    assert by_kind(docs, "ClusterRole") == [] and by_kind(docs, "ClusterRoleBinding") == []
+    assert [r["metadata"]["name"] for r in by_kind(docs, "ClusterRole")] == [STREAM_ACK]
+    assert by_kind(docs, "ClusterRoleBinding") == []
 
 
 @pytest.mark.parametrize(("values", "message"), [
@@ -327,6 +346,7 @@ def test_operator_cli_and_settings_accept_what_the_chart_passes(helm: Helm, valu
     assert args.liveness.endswith(":8081/healthz")
     prefix = OperatorSettings.model_config["env_prefix"]
     ours = [e["name"] for e in c["env"] if e["name"].startswith(prefix)]
-    assert len(ours) == 3
+    assert len(ours) == 4
+    assert {e["name"]: e.get("value") for e in c["env"]}[f"{prefix}STREAM_ACK_ROLE"] == STREAM_ACK
     for name in ours:
         assert name.removeprefix(prefix).lower() in OperatorSettings.model_fields, name

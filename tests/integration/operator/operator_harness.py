@@ -50,6 +50,8 @@ class OperatorProcess:
     pod_name: str | None = None
     #: further namespaces to serve (one ``-n`` each, as the chart renders them)
     also_serving: tuple[str, ...] = ()
+    #: the chart's stream-ack ClusterRole (the chart sets it); None: the default name
+    stream_ack_role: str | None = None
 
     @property
     def url(self) -> str:
@@ -63,7 +65,9 @@ class OperatorProcess:
                "HYBRIDSTREAM_OPERATOR_WEBHOOK_TOKEN": TOKEN,
                "HYBRIDSTREAM_OPERATOR_RECONCILE_INTERVAL": "0.3",
                "HYBRIDSTREAM_OPERATOR_PEERING_LIFETIME": "6",
-               **({"POD_NAME": self.pod_name} if self.pod_name else {})}
+               **({"POD_NAME": self.pod_name} if self.pod_name else {}),
+               **({"HYBRIDSTREAM_OPERATOR_STREAM_ACK_ROLE": self.stream_ack_role}
+                  if self.stream_ack_role else {})}
         self.process = LoggedProcess(
             [sys.executable, "-m", "hybridstream_operator",
              *(f"--namespace={ns}" for ns in (self.namespace, *self.also_serving)),
@@ -187,7 +191,7 @@ def rollout_manifest(name: str, prometheus_url: str, **steps: Any) -> dict[str, 
             "workload": {"image": "hybridstream:test", "network": "testnet",
                          "credentialsSecret": {"name": "bybit-creds"}},
             "steps": spec_steps,
-            "analysis": {"prometheus": {"address": prometheus_url, "timeout": "2s"},
+            "analysis": {"prometheus": {"address": prometheus_url, "timeout": "900ms"},
                          "interval": "1s", "metrics": [metric],
                          "alertNames": ["HybridStreamNoEventsCritical"]},
             "rollback": {"scaleDownDelay": "2s"},

@@ -9,13 +9,70 @@ import pytest
 import yaml
 from hybridstream_operator.models.spec import RolloutSpec
 from operator_harness import REPO
+from pydantic import ValidationError
 
 
-def manifest(**spec) -> dict:
+def manifest(name: str = "bad", **spec) -> dict:
     body = {"workload": {"image": "x", "credentialsSecret": {"name": "creds"}}}
     body.update(spec)
     return {"apiVersion": "hybridstream.io/v1alpha1", "kind": "HybridStreamRollout",
-            "metadata": {"name": "bad"}, "spec": body}
+            "metadata": {"name": name}, "spec": body}
+
+
+def workload(**extra) -> dict:
+    return {"workload": {"image": "x", "credentialsSecret": {"name": "creds"}, **extra}}
+
+
+def metric(name: str = "m") -> dict:
+    return {"name": name, "query": "up", "condition": "result < 1"}
+
+
+#: What a careless or hostile user may write that would wedge reconcile: each is refused
+#: by the API server with a message naming the field (the models refuse the same).
+CARELESS = [
+    ({"name": "a" * 51}, "at most 50 characters"),
+    ({"name": "pos.v2"}, "DNS-1035 label"),
+    ({"name": "9lives"}, "DNS-1035 label"),
+    ({**workload(sink={"type": "webhook"})}, "sink.url or sink.urlSecret is required"),
+    ({**workload(sink={"type": "redis", "url": ""})}, "sink.url or sink.urlSecret is required"),
+    ({**workload(sink={"type": "redis", "url": "redis://r",
+                       "urlSecret": {"name": "s", "key": "url"}})}, "are exclusive"),
+    ({**workload(env=[{"name": "HYBRID_MODE", "value": "production"}])},
+     "env HYBRID_MODE is set by the operator"),
+    ({**workload(env=[{"name": "A", "value": "1"}, {"name": "A", "value": "2"}])},
+     "Duplicate value"),
+    ({**workload(resources={"requests": {"cpu": "lots"}})}, "spec.workload.resources"),
+    ({**workload(image="x" * 513)}, "spec.workload.image"),
+    ({"steps": {"canary": {"duration": "99999999999h"}}}, "spec.steps.canary.duration"),
+    ({"steps": {"canary": {"duration": "9000h"}}}, "must be between 0s and 8760h"),
+    ({"steps": {"progressDeadline": "10s"}}, "must be between 30s and 24h"),
+    ({"analysis": {"interval": "0s"}}, "must be between 1s and 1h"),
+    ({"analysis": {"prometheus": {"timeout": "0s"}}}, "must be between 100ms and 60s"),
+    ({"analysis": {"interval": "5s", "prometheus": {"timeout": "5s"}}},
+     "prometheus.timeout must be shorter than the analysis interval"),
+    ({"analysis": {"metrics": [metric(), metric()]}}, "Duplicate value"),
+    ({"analysis": {"metrics": [metric(f"m{i}") for i in range(41)]}},
+     "must have at most 40 items"),
+    ({"analysis": {"alertNames": ["A"] * 21}}, "must have at most 20 items"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), CARELESS,
+                         ids=[m[:40] for _, m in CARELESS])
+def test_api_server_rejects_what_would_wedge_reconcile(cluster, operator_crds, namespace,
+                                                       change, message):
+    spec = {k: v for k, v in change.items() if k != "name"}
+    name = change.get("name", "bad")
+    doc = manifest(name, **spec)
+    result = subprocess.run(
+        [str(cluster.kubectl_bin), "--kubeconfig", str(cluster.kubeconfig), "-n", namespace,
+         "apply", "--dry-run=server", "-f", "-"],
+        input=yaml.safe_dump(doc), capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode != 0, result.stdout
+    assert message in result.stderr, result.stderr
+    if spec:  # the operator's own models refuse the same spec
+        with pytest.raises(ValidationError):
+            RolloutSpec.model_validate(doc["spec"])
 
 
 @pytest.mark.parametrize(("spec", "message"), [

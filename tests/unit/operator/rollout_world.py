@@ -41,6 +41,7 @@ def make_spec(**overrides: Any) -> RolloutSpec:
         },
         "analysis": {
             "interval": "1s",
+            "prometheus": {"timeout": "500ms"},
             "metrics": [
                 {
                     "name": "lag",

@@ -26,6 +26,7 @@ from hybridstream_operator.logic.intents import (
     parse_intent,
 )
 from hybridstream_operator.models.observations import AlertSignal, IntentKind
+from hybridstream_operator.models.spec import RESERVED_ENV
 from hybridstream_operator.plugin import build_detail, build_history, build_table
 from rollout_world import make_spec
 
@@ -61,20 +62,55 @@ def test_deployments_run_hardened_in_their_mode(role, mode):
     assert dep["spec"]["selector"]["matchLabels"]["hybridstream.io/role"] == role.value
 
 
+def test_sink_url_from_a_secret_is_passed_by_reference():
+    spec = make_spec(workload={"image": "img:1", "credentialsSecret": {"name": "creds"},
+                               "sink": {"type": "redis",
+                                        "urlSecret": {"name": "sink", "key": "url"}}})
+    env = {e["name"]: e for e in build_deployment(spec, OWNER, Role.HYBRID, 1)
+           ["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["HYBRID_SINK_URL"] == {"name": "HYBRID_SINK_URL", "valueFrom": {
+        "secretKeyRef": {"name": "sink", "key": "url"}}}
+
+
+def test_reserved_env_is_exactly_what_the_operator_sets():
+    """Admission refuses a user env that collides with the operator's; the list it checks
+    against must be the one the builder really sets."""
+    spec = make_spec(workload={"image": "img:1", "credentialsSecret": {"name": "creds"},
+                               "sink": {"type": "webhook", "url": "http://sink"}})
+    built = {e["name"] for e in build_deployment(spec, OWNER, Role.HYBRID, 1)
+             ["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert built == set(RESERVED_ENV)
+
+
+@pytest.mark.parametrize(("workload", "error"), [
+    ({"env": [{"name": "POD_NAME", "value": "x"}]}, "env POD_NAME is set by the operator"),
+    ({"env": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]},
+     "env names must be unique"),
+    ({"sink": {"type": "redis"}}, "sink.url or sink.urlSecret is required"),
+    ({"sink": {"type": "redis", "url": "redis://x", "urlSecret": {"name": "s", "key": "k"}}},
+     "exclusive"),
+])
+def test_models_refuse_what_admission_refuses(workload, error):
+    with pytest.raises(ValueError, match=error):
+        make_spec(workload={"image": "img:1", "credentialsSecret": {"name": "creds"},
+                            **workload})
+
+
 def test_rbac_is_the_minimum_the_stream_needs():
-    sa, role, binding = build_rbac(OWNER)
+    sa, role, binding, ack = build_rbac(OWNER, "hs-stream-ack")
     assert sa["kind"] == "ServiceAccount"
-    rules = {tuple(r["resources"]): r for r in role["rules"]}
-    assert rules[("configmaps",)]["resourceNames"] == ["pos-routing"]
-    assert rules[("configmaps",)]["verbs"] == ["get", "list", "watch"]
-    assert rules[("pods",)]["verbs"] == ["get", "patch"]
-    assert binding["subjects"][0] == {
-        "kind": "ServiceAccount",
-        "name": "pos-stream",
-        "namespace": "trading",
-    }
-    kinds = [m["kind"] for m in build_static_resources(make_spec(), OWNER)]
-    assert kinds == ["ServiceAccount", "Role", "RoleBinding", "Service", "Service"]
+    # its own Role: the one routing ConfigMap, nothing on pods
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"],
+                              "resourceNames": ["pos-routing"],
+                              "verbs": ["get", "list", "watch"]}]
+    subject = {"kind": "ServiceAccount", "name": "pos-stream", "namespace": "trading"}
+    assert binding["subjects"] == [subject] == ack["subjects"]
+    # pods through the chart's ClusterRole, narrowed by its admission policy
+    assert ack["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                              "name": "hs-stream-ack"}
+    kinds = [m["kind"] for m in build_static_resources(make_spec(), OWNER, "hs-stream-ack")]
+    assert kinds == ["ServiceAccount", "Role", "RoleBinding", "RoleBinding", "Service",
+                     "Service"]
 
 
 def test_routing_configmap_carries_the_contract_document():
