@@ -238,12 +238,18 @@ def assert_stream_pods_ack_only_their_own_pod(cluster: Cluster, namespace: str,
     """With the stream ServiceAccount's token bound to its pod (what the kubelet mounts),
     the pod writes its own routing ack and nothing else: not another pod's ack, not its
     own labels (the chart's ValidatingAdmissionPolicy, enforced by the real API server)."""
-    for pod in ("demo-hybrid-a", "demo-hybrid-b"):
-        cluster.apply({"apiVersion": "v1", "kind": "Pod",
-                       "metadata": {"name": pod, "labels": {"hybridstream.io/rollout": "demo"}},
-                       "spec": {"serviceAccountName": "demo-stream",
-                                "containers": [{"name": "stream", "image": "stream"}]}},
-                      namespace=namespace)
+    pods = [{"apiVersion": "v1", "kind": "Pod",
+             "metadata": {"name": pod, "labels": {"hybridstream.io/rollout": "demo"}},
+             "spec": {"serviceAccountName": "demo-stream",
+                      "containers": [{"name": "stream", "image": "stream"}]}}
+            for pod in ("demo-hybrid-a", "demo-hybrid-b")]
+    # the ServiceAccount admission plugin reads a cache that may lag the SA's creation
+    deadline = time.monotonic() + 30
+    while "serviceaccount \"demo-stream\" not found" in (out := cluster.kubectl(
+            "apply", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(pods), check=False)):
+        assert time.monotonic() < deadline, out
+        time.sleep(1)
+    assert out.count("created") + out.count("unchanged") == 2, out
     own = service_account_kubeconfig(cluster, namespace, "demo-stream",
                                       workdir / "stream-a.kubeconfig", bound_pod="demo-hybrid-a")
 
