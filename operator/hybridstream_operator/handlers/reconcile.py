@@ -11,9 +11,10 @@ import json
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from hybridstream.routing import Role
@@ -54,6 +55,7 @@ from hybridstream_operator.models.spec import RolloutSpec
 from hybridstream_operator.models.status import RolloutStatus
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Wakeups:
@@ -66,6 +68,19 @@ class Wakeups:
     def wake(self, namespace: str, name: str) -> None:
         """Make the rollout's loop run its next pass now."""
         self._events[namespace, name].set()
+
+    async def unless_woken(self, namespace: str, name: str,
+                           work: Coroutine[Any, Any, T]) -> T | None:
+        """``work``'s result, or None when the rollout is woken first (``work`` is then
+        cancelled): a slow Prometheus never delays an abort or an alert."""
+        task = asyncio.ensure_future(work)
+        woken = asyncio.ensure_future(self._events[namespace, name].wait())
+        done, _ = await asyncio.wait({task, woken}, return_when=asyncio.FIRST_COMPLETED)
+        for pending in (task, woken):
+            pending.cancel()
+        if task in done and not task.cancelled():
+            return task.result()
+        return None
 
     async def wait(self, namespace: str, name: str, seconds: float) -> None:
         """Sleep up to ``seconds`` or until woken."""
@@ -96,8 +111,8 @@ async def gather_observations(rt: Runtime, obj: dict[str, Any], spec: RolloutSpe
         queries = build_queries(spec.analysis, measured_metrics(spec, status), ns, name,
                                 start=data_start(status), now=now)
         timeout = parse_duration(spec.analysis.prometheus.timeout).total_seconds()
-        samples = await fetch_samples(rt.http, spec.analysis.prometheus.address, queries,
-                                      timeout)
+        samples = await rt.wakeups.unless_woken(ns, name, fetch_samples(
+            rt.http, spec.analysis.prometheus.address, queries, timeout))
     legacy, hybrid, legacy_acks, hybrid_acks, published = await asyncio.gather(
         fetch_deployment_state(rt.kube, ns, name, Role.LEGACY),
         fetch_deployment_state(rt.kube, ns, name, Role.HYBRID),
