@@ -29,7 +29,6 @@ from hybridstream_operator.handlers.reconcile import (
 )
 from hybridstream_operator.handlers.webhook import build_app
 from hybridstream_operator.logic.conditions import RETRY_CAP_SECONDS, retry_delay
-from hybridstream_operator.logic.intents import parse_intent
 from hybridstream_operator.models.config import OperatorSettings
 from hybridstream_operator.models.spec import API_GROUP, API_VERSION, PLURAL
 
@@ -84,18 +83,6 @@ async def hybridstream_cleanup(memo: kopf.Memo, **_: Any) -> None:
     await memo.runner.cleanup()
     await memo.runtime.http.close()
     await memo.api.close()
-
-
-@kopf.on.event(API_GROUP, API_VERSION, PLURAL)
-async def hybridstreamrollout_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """Wake the rollout's loop when a manual intent arrives (``kubectl hsr abort`` and the
-    like write an annotation): it acts now, even while an analysis query is in flight."""
-    meta = body.get("metadata") or {}
-    intent = parse_intent(meta.get("annotations") or {})
-    handled = (body.get("status") or {}).get("lastIntentId")
-    runtime = getattr(memo, "runtime", None)
-    if intent is not None and intent.id != handled and runtime is not None:
-        runtime.wakeups.wake(meta.get("namespace", ""), meta.get("name", ""))
 
 
 @kopf.daemon(API_GROUP, API_VERSION, PLURAL, cancellation_timeout=5.0)
