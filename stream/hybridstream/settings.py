@@ -67,6 +67,9 @@ class StreamSettings(BaseSettings):
     sink_url: str | None = Field(default=None, validation_alias="HYBRID_SINK_URL")
     redis_stream: str = Field(default="hybridstream:events",
                               validation_alias="HYBRID_REDIS_STREAM")
+    status_token: SecretStr | None = Field(
+        default=None, validation_alias="HYBRID_STATUS_TOKEN",
+        description="bearer token the /api/hybrid/* status endpoints require (positions, PnL)")
     http_host: str = Field(default="0.0.0.0", validation_alias="HYBRID_HTTP_HOST")
     http_port: int = Field(default=8080, ge=0, le=65535, validation_alias="HYBRID_HTTP_PORT")
     heartbeat_interval: float = Field(default=20.0, gt=0,

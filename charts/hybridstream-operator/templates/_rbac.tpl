@@ -35,6 +35,10 @@
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [roles, rolebindings]
   verbs: [get, list, watch, create, patch]
+# One NetworkPolicy per rollout: ingress to the stream pods' metrics/status port only.
+- apiGroups: [networking.k8s.io]
+  resources: [networkpolicies]
+  verbs: [get, list, watch, create, patch]
 # Routing acknowledgements are annotations on the stream pods: read only. The stream pods'
 # own Role (configmaps get/list/watch on their routing ConfigMap) needs those verbs held
 # (RBAC escalation check); their ack right comes from binding the chart's stream-ack

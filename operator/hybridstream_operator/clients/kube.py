@@ -38,12 +38,14 @@ class Kube:
     apps: client.AppsV1Api
     rbac: client.RbacAuthorizationV1Api
     custom: client.CustomObjectsApi
+    networking: client.NetworkingV1Api
 
     @classmethod
     def from_api_client(cls, api: client.ApiClient) -> Kube:
         """All API groups over one shared client."""
         return cls(client.CoreV1Api(api), client.AppsV1Api(api),
-                   client.RbacAuthorizationV1Api(api), client.CustomObjectsApi(api))
+                   client.RbacAuthorizationV1Api(api), client.CustomObjectsApi(api),
+                   client.NetworkingV1Api(api))
 
 
 def _missing(exc: ApiException) -> bool:
@@ -119,6 +121,7 @@ _APPLIERS = {
     "ServiceAccount": ("core", "patch_namespaced_service_account"),
     "Role": ("rbac", "patch_namespaced_role"),
     "RoleBinding": ("rbac", "patch_namespaced_role_binding"),
+    "NetworkPolicy": ("networking", "patch_namespaced_network_policy"),
 }
 
 

@@ -11,9 +11,10 @@ import json
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from hybridstream.routing import Role
@@ -54,6 +55,9 @@ from hybridstream_operator.models.spec import RolloutSpec
 from hybridstream_operator.models.status import RolloutStatus
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+#: While an analysis query runs longer than this, the rollout is re-read for an intent.
+INTERRUPT_POLL = 1.0
 
 
 class Wakeups:
@@ -66,6 +70,10 @@ class Wakeups:
     def wake(self, namespace: str, name: str) -> None:
         """Make the rollout's loop run its next pass now."""
         self._events[namespace, name].set()
+
+    def is_woken(self, namespace: str, name: str) -> bool:
+        """Whether a wake-up is waiting for the rollout's loop."""
+        return self._events[namespace, name].is_set()
 
     async def wait(self, namespace: str, name: str, seconds: float) -> None:
         """Sleep up to ``seconds`` or until woken."""
@@ -86,18 +94,48 @@ class Runtime:
     ack_role: str = "hybridstream-stream-ack"  # OperatorSettings.stream_ack_role
 
 
+def pending_request(annotations: dict[str, str], status: RolloutStatus) -> bool:
+    """A manual intent or an alert recorded and not handled yet."""
+    intent = parse_intent(annotations)
+    return (intent is not None and intent.id != status.last_intent_id) or any(
+        a.id not in status.handled_alerts for a in parse_alerts(annotations))
+
+
+async def fetch_unless_interrupted(rt: Runtime, namespace: str, name: str,
+                                   status: RolloutStatus,
+                                   work: Coroutine[Any, Any, T]) -> T | None:
+    """``work``'s result, or None (``work`` cancelled) as soon as the rollout is woken (an
+    alert, the emergency endpoint) or an intent appears on it (``kubectl hsr abort``): a
+    slow Prometheus never delays them. Polls the object only while ``work`` is slow."""
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=INTERRUPT_POLL)
+            if done:
+                return task.result()
+            if rt.wakeups.is_woken(namespace, name):
+                return None
+            obj = await fetch_rollout(rt.kube, namespace, name)
+            if obj is None or pending_request(obj["metadata"].get("annotations") or {},
+                                              status):
+                return None
+    finally:
+        task.cancel()
+
+
 async def gather_observations(rt: Runtime, obj: dict[str, Any], spec: RolloutSpec,
                               status: RolloutStatus, now: datetime) -> Observations:
-    """Everything ``decide`` needs, read concurrently."""
+    """Everything ``decide`` needs, read concurrently; no analysis in a pass that has an
+    intent or alert to act on (it acts first)."""
     ns, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
     annotations = obj["metadata"].get("annotations") or {}
     samples = None
-    if assess_analysis_due(spec, status, now):
+    if assess_analysis_due(spec, status, now) and not pending_request(annotations, status):
         queries = build_queries(spec.analysis, measured_metrics(spec, status), ns, name,
                                 start=data_start(status), now=now)
         timeout = parse_duration(spec.analysis.prometheus.timeout).total_seconds()
-        samples = await fetch_samples(rt.http, spec.analysis.prometheus.address, queries,
-                                      timeout)
+        samples = await fetch_unless_interrupted(rt, ns, name, status, fetch_samples(
+            rt.http, spec.analysis.prometheus.address, queries, timeout))
     legacy, hybrid, legacy_acks, hybrid_acks, published = await asyncio.gather(
         fetch_deployment_state(rt.kube, ns, name, Role.LEGACY),
         fetch_deployment_state(rt.kube, ns, name, Role.HYBRID),

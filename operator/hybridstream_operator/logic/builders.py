@@ -87,6 +87,10 @@ def _env(spec: RolloutSpec, owner: Owner, role: Role) -> list[dict[str, Any]]:
         from_field("POD_NAMESPACE", "metadata.namespace"),
         {"name": "HYBRID_HTTP_PORT", "value": str(w.metrics_port)},
     ]
+    if w.status_token_secret:
+        ref = w.status_token_secret
+        env.append({"name": "HYBRID_STATUS_TOKEN",
+                    "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
     if w.sink.url_secret:  # by reference: the URL may carry a password
         ref = w.sink.url_secret
         env.append({"name": "HYBRID_SINK_URL",
@@ -197,7 +201,26 @@ def build_rbac(owner: Owner, ack_role: str) -> list[Manifest]:
     ]
 
 
+def build_network_policy(spec: RolloutSpec, owner: Owner) -> Manifest:
+    """Ingress to the rollout's stream pods: their metrics/status port only, from the
+    rollout's own namespace and ``networkPolicy.fromNamespaces``. Egress is left open: the
+    pods dial the exchange and the API server."""
+    peers: list[dict[str, Any]] = [{"podSelector": {}}]  # this namespace
+    peers += [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
+              for ns in spec.workload.network_policy.from_namespaces]
+    return {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": _metadata(owner, f"{owner.name}-stream"),
+        "spec": {"podSelector": {"matchLabels": {f"{API_GROUP}/rollout": owner.name}},
+                 "policyTypes": ["Ingress"],
+                 "ingress": [{"from": peers,
+                              "ports": [{"port": spec.workload.metrics_port,
+                                         "protocol": "TCP"}]}]},
+    }
+
+
 def build_static_resources(spec: RolloutSpec, owner: Owner, ack_role: str) -> list[Manifest]:
     """Everything but the Deployments and the routing ConfigMap."""
+    policy = [build_network_policy(spec, owner)] if spec.workload.network_policy.enabled else []
     return [*build_rbac(owner, ack_role), build_service(spec, owner, Role.LEGACY),
-            build_service(spec, owner, Role.HYBRID)]
+            build_service(spec, owner, Role.HYBRID), *policy]

@@ -47,7 +47,7 @@ ROLLOUT_NAME_MAX = 50
 #: override it (logic/builders.py sets exactly these; a unit test keeps them in step).
 RESERVED_ENV = ("HYBRID_MODE", "BYBIT_API_KEY", "BYBIT_API_SECRET", "BYBIT_NETWORK",
                 "HYBRID_SINK", "HYBRID_SINK_URL", "HYBRID_ROUTING_CONFIGMAP", "HYBRID_ROLLOUT",
-                "POD_NAME", "POD_NAMESPACE", "HYBRID_HTTP_PORT")
+                "POD_NAME", "POD_NAMESPACE", "HYBRID_HTTP_PORT", "HYBRID_STATUS_TOKEN")
 #: A Kubernetes resource quantity (``50m``, ``64Mi``, ``1.5``).
 QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
 MAX_METRICS, MAX_ENV, MAX_ALERT_NAMES = 40, 50, 20
@@ -182,6 +182,18 @@ class Resources(CamelModel):
     limits: Quantities = Field(default_factory=lambda: {"memory": "256Mi"})
 
 
+class NetworkPolicy(CamelModel):
+    """Who may reach the stream pods (they only dial out: the exchange, the API server)."""
+
+    enabled: bool = Field(default=True, description="a NetworkPolicy per rollout")
+    from_namespaces: Annotated[
+        list[Annotated[str, Field(pattern=K8S_NAME_PATTERN, max_length=63)]],
+        Field(max_length=20)] = Field(
+        default_factory=list,
+        description="namespaces (besides the rollout's own) allowed to reach the metrics/status "
+        "port, e.g. where Prometheus runs")
+
+
 class Workload(CamelModel):
     """The stream pods: one image, run as ``rest`` (legacy) and as the hybrid stream."""
 
@@ -196,6 +208,10 @@ class Workload(CamelModel):
         = Field(default_factory=list, description="extra environment (names unique, not "
                 "one the operator sets)")
     metrics_port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    status_token_secret: SecretKeyRef | None = Field(
+        default=None, description="a bearer token the pods' /api/hybrid/* status endpoints "
+        "require (they show positions and PnL); metrics and probes stay open")
+    network_policy: NetworkPolicy = Field(default_factory=NetworkPolicy)
 
     @field_validator("env")
     @classmethod

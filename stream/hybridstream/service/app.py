@@ -86,7 +86,8 @@ class StreamService:
         self.apply_document(build_standalone_document(s.mode))
         await self._start_routing_source()
         self._drain = asyncio.create_task(self.pipeline.drain())
-        app = build_app(self.metrics, self.status, self.is_ready)
+        token = s.status_token.get_secret_value() if s.status_token else None
+        app = build_app(self.metrics, self.status, self.is_ready, token)
         self._http, self.http_port = await start_server(app, s.http_host, s.http_port)
         log.info("stream started: mode=%s role=%s http=%s:%d", s.mode.value, self.role.value,
                  s.http_host, self.http_port)

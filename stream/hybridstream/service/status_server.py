@@ -7,6 +7,7 @@ serialised; the key and secret live only in :class:`~hybridstream.service.rest.C
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from typing import Any
 
@@ -18,9 +19,20 @@ from hybridstream.service.metrics import StreamMetrics
 StatusProvider = Callable[[], dict[str, Any]]
 
 
-def build_app(metrics: StreamMetrics, status: StatusProvider,
-              ready: Callable[[], bool]) -> web.Application:
-    """The aiohttp application; ``status()`` returns the full status document."""
+def build_app(metrics: StreamMetrics, status: StatusProvider, ready: Callable[[], bool],
+              token: str | None = None) -> web.Application:
+    """The aiohttp application; ``status()`` returns the full status document. With a
+    ``token``, the ``/api/hybrid/*`` endpoints (positions, sizes, PnL) need it as a bearer
+    token; metrics and probes stay open for Prometheus and the kubelet."""
+    expected = f"Bearer {token.strip()}".encode() if token else None
+
+    @web.middleware
+    async def require_token(request: web.Request, handler: Any) -> web.StreamResponse:
+        if expected is not None and request.path.startswith("/api/"):
+            given = request.headers.get("Authorization", "").strip().encode()
+            if not hmac.compare_digest(given, expected):
+                return web.json_response({"error": "unauthorized"}, status=401)
+        return await handler(request)
 
     async def prometheus(_: web.Request) -> web.Response:
         body = metrics.exposition()
@@ -47,7 +59,7 @@ def build_app(metrics: StreamMetrics, status: StatusProvider,
                                   "stats": doc["stats"], "queue": doc["queue"],
                                   "routing": doc["routing"]})
 
-    app = web.Application()
+    app = web.Application(middlewares=[require_token])
     app.router.add_get("/metrics", prometheus)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

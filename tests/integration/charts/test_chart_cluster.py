@@ -202,7 +202,10 @@ def test_install_rbac_upgrade_uninstall(helm_on_cluster: HelmOnCluster, namespac
 
     # As the operator: create the stream pods' ServiceAccount/Role/RoleBinding exactly as its
     # builders do. The API server refuses a Role granting verbs its creator lacks.
-    owner = Owner(name="demo", namespace=extra_namespaces[0], uid=str(uuid.uuid4()))
+    # A real owner: objects owned by a missing uid would be garbage-collected under us.
+    crds.apply(rollout_manifest("demo", "http://127.0.0.1:1"), namespace=extra_namespaces[0])
+    demo = crds.get_json("hsr", "demo", "-n", extra_namespaces[0])
+    owner = Owner(name="demo", namespace=extra_namespaces[0], uid=demo["metadata"]["uid"])
     ack_role = f"{fullname}-stream-ack"
     stream_rbac = yaml.safe_dump_all(build_rbac(owner, ack_role))
     created = apply_as(crds, sa, stream_rbac)
@@ -238,12 +241,12 @@ def assert_stream_pods_ack_only_their_own_pod(cluster: Cluster, namespace: str,
     """With the stream ServiceAccount's token bound to its pod (what the kubelet mounts),
     the pod writes its own routing ack and nothing else: not another pod's ack, not its
     own labels (the chart's ValidatingAdmissionPolicy, enforced by the real API server)."""
-    for pod in ("demo-hybrid-a", "demo-hybrid-b"):
-        cluster.apply({"apiVersion": "v1", "kind": "Pod",
-                       "metadata": {"name": pod, "labels": {"hybridstream.io/rollout": "demo"}},
-                       "spec": {"serviceAccountName": "demo-stream",
-                                "containers": [{"name": "stream", "image": "stream"}]}},
-                      namespace=namespace)
+    pods = [{"apiVersion": "v1", "kind": "Pod",
+             "metadata": {"name": pod, "labels": {"hybridstream.io/rollout": "demo"}},
+             "spec": {"serviceAccountName": "demo-stream",
+                      "containers": [{"name": "stream", "image": "stream"}]}}
+            for pod in ("demo-hybrid-a", "demo-hybrid-b")]
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(pods))
     own = service_account_kubeconfig(cluster, namespace, "demo-stream",
                                       workdir / "stream-a.kubeconfig", bound_pod="demo-hybrid-a")
 

@@ -282,7 +282,8 @@ def test_rbac_covers_the_operator_and_the_stream_pods_role(helm: Helm) -> None:
             # collector (ownerReferences) deletes, so the operator holds no delete.
             for key in (("apps", "deployments"), ("", "configmaps"), ("", "services"),
                         ("", "serviceaccounts"), ("rbac.authorization.k8s.io", "roles"),
-                        ("rbac.authorization.k8s.io", "rolebindings")):
+                        ("rbac.authorization.k8s.io", "rolebindings"),
+                        ("networking.k8s.io", "networkpolicies")):
                 assert {"create", "patch", "get"} <= g[key], key
                 assert not {"delete", "deletecollection", "update"} & g[key], key
             assert g[("", "pods")] == {"list"}

@@ -14,17 +14,22 @@ QUOTA = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "no-s
          "spec": {"hard": {"services": "0"}}}
 
 
+async def wait_reconciled(env, name: str, within: float, **expected: str) -> dict:
+    """The rollout's ``Reconciled`` condition once its fields have the expected values."""
+    async def check() -> dict | None:
+        conditions = {c["type"]: c for c in (await env.status(name)).get("conditions", [])}
+        found = conditions.get("Reconciled")
+        return found if found and all(found[k] == v for k, v in expected.items()) else None
+    return await wait_until(check, within=within, what=f"Reconciled {expected}",
+                            diagnostics=env.operator.tail)
+
+
 async def test_a_wedged_rollout_shows_a_condition_and_does_not_flood_the_log(env, prometheus):
     env.cluster.apply(QUOTA, namespace=env.namespace)
     env.cluster.apply(rollout_manifest("wedged", prometheus.url),
                       namespace=env.namespace)
 
-    async def failing():
-        conditions = {c["type"]: c for c in (await env.status("wedged")).get("conditions", [])}
-        found = conditions.get("Reconciled")
-        return found if found and found["status"] == "False" else None
-    condition = await wait_until(failing, within=60, what="Reconciled=False",
-                                 diagnostics=env.operator.tail)
+    condition = await wait_reconciled(env, "wedged", 60, status="False")
     assert condition["reason"] == "APIError", condition
     assert "403" in condition["message"] and "quota" in condition["message"], condition
 
@@ -36,12 +41,7 @@ async def test_a_wedged_rollout_shows_a_condition_and_does_not_flood_the_log(env
 
     env.cluster.kubectl("-n", env.namespace, "delete", "resourcequota", "no-services")
 
-    async def recovered():
-        conditions = {c["type"]: c for c in (await env.status("wedged")).get("conditions", [])}
-        found = conditions.get("Reconciled")
-        return found if found and found["status"] == "True" else None
-    # the backoff is capped at a minute
-    await wait_until(recovered, within=90, what="Reconciled=True", diagnostics=env.operator.tail)
+    await wait_reconciled(env, "wedged", 90, status="True")  # the backoff is capped at 60 s
     assert "reconcile recovered" in log.read_text()
 
 
@@ -53,12 +53,7 @@ async def test_an_object_it_does_not_own_is_never_taken_over(env, prometheus):
     env.cluster.apply(theirs, namespace=env.namespace)
     env.cluster.apply(rollout_manifest("taken", prometheus.url), namespace=env.namespace)
 
-    async def not_owned():
-        conditions = {c["type"]: c for c in (await env.status("taken")).get("conditions", [])}
-        found = conditions.get("Reconciled")
-        return found if found and found["reason"] == "NotOwned" else None
-    condition = await wait_until(not_owned, within=60, what="Reconciled=False NotOwned",
-                                 diagnostics=env.operator.tail)
+    condition = await wait_reconciled(env, "taken", 60, status="False", reason="NotOwned")
     assert "Service taken-legacy exists and is not owned" in condition["message"]
     service = env.cluster.get_json("service", "taken-legacy", "-n", env.namespace)
     assert service["spec"]["selector"] == {"app": "someone-else"}

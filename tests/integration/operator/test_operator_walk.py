@@ -72,9 +72,11 @@ async def test_walks_every_phase_to_production(env, prometheus):
     legacy = await apps.read_namespaced_deployment("walk-legacy", env.namespace)
     assert {e.name: e.value for e in legacy.spec.template.spec.containers[0].env}[
         "HYBRID_MODE"] == "rest"
-    role = await client.RbacAuthorizationV1Api(env.api).read_namespaced_role(
-        "walk-stream", env.namespace)
-    assert {v for r in role.rules for v in r.verbs} == {"get", "list", "watch", "patch"}
+    rbac = client.RbacAuthorizationV1Api(env.api)
+    role = await rbac.read_namespaced_role("walk-stream", env.namespace)
+    assert {v for r in role.rules for v in r.verbs} == {"get", "list", "watch"}  # no pods
+    ack = await rbac.read_namespaced_role_binding("walk-stream-ack", env.namespace)
+    assert (ack.role_ref.kind, ack.role_ref.name) == ("ClusterRole", "hybridstream-stream-ack")
 
     events = {(e.reason, e.type) for e in await env.events("walk")}
     assert ("PhaseProduction", "Normal") in events and ("LegacyRetired", "Normal") in events

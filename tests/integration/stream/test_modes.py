@@ -185,3 +185,24 @@ async def test_mode_switches_live_from_the_routing_file(tmp_path: Path) -> None:
         assert sample(service, "hybridstream_routing_range", bound="high") == 100
         status = json.loads((await http_get(service, "/api/hybrid/status"))[1])
         assert status["routing"]["generation"] == 4 and status["mode"] == "production"
+
+
+async def test_status_api_can_require_a_token() -> None:
+    """Positions, sizes and PnL are not for anyone on the network: with HYBRID_STATUS_TOKEN
+    the /api/hybrid/* endpoints need it; Prometheus and the kubelet's probes need none."""
+    async with running_simulator(symbols=2) as sim, running_stream(build_settings(
+            sim, HYBRID_STATUS_TOKEN="s3cret\n")) as (service, _):
+        url = f"http://127.0.0.1:{service.http_port}"
+        async with aiohttp.ClientSession() as session:
+            for path in ("/api/hybrid/status", "/api/hybrid/subscriptions", "/api/hybrid/metrics"):
+                async with session.get(url + path) as resp:
+                    assert resp.status == 401, path
+                async with session.get(url + path,
+                                       headers={"Authorization": "Bearer wrong"}) as resp:
+                    assert resp.status == 401, path
+                async with session.get(url + path,
+                                       headers={"Authorization": "Bearer s3cret"}) as resp:
+                    assert resp.status == 200, path
+            for path in ("/metrics", "/healthz"):
+                async with session.get(url + path) as resp:
+                    assert resp.status == 200, path

@@ -13,6 +13,7 @@ from hybridstream_operator.handlers.webhook import select_targets
 from hybridstream_operator.logic.builders import (
     Owner,
     build_deployment,
+    build_network_policy,
     build_rbac,
     build_routing_configmap,
     build_static_resources,
@@ -76,7 +77,8 @@ def test_reserved_env_is_exactly_what_the_operator_sets():
     """Admission refuses a user env that collides with the operator's; the list it checks
     against must be the one the builder really sets."""
     spec = make_spec(workload={"image": "img:1", "credentialsSecret": {"name": "creds"},
-                               "sink": {"type": "webhook", "url": "http://sink"}})
+                               "sink": {"type": "webhook", "url": "http://sink"},
+                               "statusTokenSecret": {"name": "status", "key": "token"}})
     built = {e["name"] for e in build_deployment(spec, OWNER, Role.HYBRID, 1)
              ["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert built == set(RESERVED_ENV)
@@ -110,7 +112,22 @@ def test_rbac_is_the_minimum_the_stream_needs():
                               "name": "hs-stream-ack"}
     kinds = [m["kind"] for m in build_static_resources(make_spec(), OWNER, "hs-stream-ack")]
     assert kinds == ["ServiceAccount", "Role", "RoleBinding", "RoleBinding", "Service",
-                     "Service"]
+                     "Service", "NetworkPolicy"]
+
+
+def test_network_policy_admits_only_the_metrics_port_from_chosen_namespaces():
+    spec = make_spec(workload={"image": "img:1", "credentialsSecret": {"name": "creds"},
+                               "networkPolicy": {"fromNamespaces": ["monitoring"]}})
+    policy = build_network_policy(spec, OWNER)["spec"]
+    assert policy["podSelector"] == {"matchLabels": {"hybridstream.io/rollout": "pos"}}
+    assert policy["policyTypes"] == ["Ingress"]  # the pods dial out freely
+    (rule,) = policy["ingress"]
+    assert rule["ports"] == [{"port": 8080, "protocol": "TCP"}]
+    assert rule["from"] == [{"podSelector": {}}, {"namespaceSelector": {"matchLabels": {
+        "kubernetes.io/metadata.name": "monitoring"}}}]
+    off = make_spec(workload={"image": "img:1", "credentialsSecret": {"name": "creds"},
+                              "networkPolicy": {"enabled": False}})
+    assert "NetworkPolicy" not in [m["kind"] for m in build_static_resources(off, OWNER, "r")]
 
 
 def test_routing_configmap_carries_the_contract_document():
