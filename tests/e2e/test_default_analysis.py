@@ -22,6 +22,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from tests.e2e.conftest import run_deploy, undeploy
 from tests.e2e.stack import (
     ROLLOUT,
@@ -72,6 +74,9 @@ def request_intent(stack: Stack, ns: str, kind: str) -> None:
                           f"hybridstream.io/intent={body}")
 
 
+# Two deploys, a walk to Cutover, a fault that must outlast the shipped 120 s threshold,
+# then a whole retry walk: longer than the suite's default 600 s budget per test.
+@pytest.mark.timeout(1200)
 def test_defaults_hold_then_roll_back_a_fault_and_a_retry_walks_while_an_idle_account_walks(
     stack: Stack, deployed_as_shipped: str, namespace_factory: Any,
 ) -> None:
