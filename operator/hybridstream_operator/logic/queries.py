@@ -31,9 +31,21 @@ def build_window(metric: Metric, start: datetime | None, now: datetime) -> str |
     return f"{max(1, int(min(longest, age) / timedelta(seconds=1)))}s"
 
 
-def render_query(metric: Metric, selector: str, window: str) -> str:
-    """The metric's PromQL with ``$selector`` and ``$window`` substituted."""
-    return metric.query.replace("$selector", selector).replace("$window", window)
+#: ``$age`` when no step start is known: no clamp at all.
+UNKNOWN_AGE = 10**9
+
+
+def build_age(start: datetime | None, now: datetime) -> str:
+    """``$age``: whole seconds since the step's data start."""
+    if start is None:
+        return str(UNKNOWN_AGE)
+    return str(max(0, int((now - start) / timedelta(seconds=1))))
+
+
+def render_query(metric: Metric, selector: str, window: str, age: str = str(UNKNOWN_AGE)) -> str:
+    """The metric's PromQL with ``$selector``, ``$window`` and ``$age`` substituted."""
+    return (metric.query.replace("$selector", selector).replace("$window", window)
+            .replace("$age", age))
 
 
 def build_queries(analysis: Analysis, metrics: list[Metric], namespace: str, name: str, *,
@@ -46,5 +58,6 @@ def build_queries(analysis: Analysis, metrics: list[Metric], namespace: str, nam
         window = build_window(metric, start, now)
         if window is None and "$window" in metric.query:
             continue  # measured once the step has data of its own
-        queries[metric.name] = render_query(metric, selector, window or "")
+        queries[metric.name] = render_query(metric, selector, window or "",
+                                            build_age(start, now))
     return queries

@@ -11,7 +11,8 @@ Every query is scoped and windowed when it runs (``logic/queries.py``): ``$selec
 rollout's pods (the ``hybridstream_namespace``/``hybridstream_rollout`` labels every stream
 pod exports, plus ``spec.analysis.selector``), ``$window`` the current step's age (at least
 ``MIN_WINDOW``, at most the metric's ``window``), so neither another team's stream nor the
-previous step or a failed attempt counts.
+previous step or a failed attempt counts; ``$age`` (the step's age in seconds) clamps
+durations such as "disconnected for" so that they count from the step's start too.
 
 Pod filters, shared with the chart's PrometheusRule (templates/prometheusrule.yaml):
 
@@ -40,10 +41,15 @@ def _while_positions(expr: str, missing: str) -> str:
     return f"(({expr}) or on() vector({missing})) and {_ANY_POSITION}"
 
 
-_DISCONNECTED = f"max(hybridstream_ws_disconnected_seconds{{$selector}} and {HYBRID_POD})"
+# Durations are clamped to the step's age ($age): a socket that went down, or went silent,
+# before the step began (a retry right after the failed attempt) counts from the step on.
+_DISCONNECTED = (
+    f"clamp_max(max(hybridstream_ws_disconnected_seconds{{$selector}} and {HYBRID_POD}), $age)"
+)
 # Seconds since the stalest hybrid pod with open positions saw an event, measured now.
 _EVENT_AGE = (
-    f"max((time() - hybridstream_last_event_timestamp_seconds{{{_HYBRID}}}) and {WITH_POSITIONS})"
+    f"clamp_max(max((time() - hybridstream_last_event_timestamp_seconds{{{_HYBRID}}})"
+    f" and {WITH_POSITIONS}), $age)"
 )
 # The same age as of each pod's last scrape (scrape time minus last event time), so that
 # the scrape interval itself cannot fail a "< 10 s" gate.

@@ -59,3 +59,16 @@ def test_windowed_metrics_wait_until_the_step_has_data_of_its_own():
                         start=NOW - timedelta(minutes=2), now=NOW)
     assert set(old) == {m.name for m in analysis.metrics}
     assert "[120s]" in old["reconnects-per-hour"]
+
+
+def test_durations_count_from_the_steps_start():
+    """A socket down since before a retry began is judged from the retry on: the default
+    disconnected guards clamp the gauge to the step's age."""
+    analysis = Analysis()
+    young = build_queries(analysis, analysis.metrics, "t", "pos",
+                          start=NOW - timedelta(seconds=3), now=NOW)
+    assert young["disconnected-critical"].startswith("clamp_max(")
+    assert young["disconnected-critical"].endswith(", 3)")
+    assert young["no-events-critical"].endswith(", 3)")
+    unknown = build_queries(analysis, analysis.metrics, "t", "pos", start=None, now=NOW)
+    assert unknown["disconnected-critical"].endswith(f", {10**9})")
