@@ -108,7 +108,11 @@ def measured_metrics(spec: RolloutSpec, status: RolloutStatus) -> list[Metric]:
 
 def data_start(status: RolloutStatus) -> datetime | None:
     """Since when the current step's data counts: the step's start once its routing is in
-    force, else the phase's start (a retry or the next step never sees the last one's)."""
+    force, else the phase's start (a retry or the next step never sees the last one's).
+    None while paused: a hold is not a new attempt, so an outage that began before the
+    pause still counts in full (the critical guards must not wait for the hold's age)."""
+    if status.phase is Phase.PAUSED:
+        return None
     return status.step_started_at or status.phase_started_at
 
 

@@ -11,8 +11,11 @@ from hybridstream_operator.logic.queries import (
     build_window,
     render_query,
 )
+from hybridstream_operator.logic.steps import data_start
 from hybridstream_operator.models.defaults import DEFAULT_METRICS
+from hybridstream_operator.models.phases import Phase
 from hybridstream_operator.models.spec import Analysis, Metric
+from hybridstream_operator.models.status import RolloutStatus
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -72,3 +75,12 @@ def test_durations_count_from_the_steps_start():
     assert young["no-events-critical"].endswith(", 3)")
     unknown = build_queries(analysis, analysis.metrics, "t", "pos", start=None, now=NOW)
     assert unknown["disconnected-critical"].endswith(f", {10**9})")
+
+
+def test_a_pause_does_not_restart_the_clock():
+    """Held, the rollout's guards see the whole outage, not only the time since the pause."""
+    paused = RolloutStatus(phase=Phase.PAUSED, paused_from=Phase.CUTOVER,
+                           phase_started_at=NOW - timedelta(seconds=5))
+    assert data_start(paused) is None
+    walking = RolloutStatus(phase=Phase.CUTOVER, phase_started_at=NOW - timedelta(seconds=9))
+    assert data_start(walking) == NOW - timedelta(seconds=9)
