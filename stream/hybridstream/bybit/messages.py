@@ -2,7 +2,7 @@
 
 The simulator builds its frames with these and the stream client recognises them with the
 same definitions, so both sides agree byte for byte on what Bybit sends
-(shapes: shared/BYBIT_PROTOCOL.md sections 2-5).
+(shapes: docs/bybit-protocol.md sections 2-5).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Bybit v5 REST response envelope and error codes, pure.
 
 Bybit answers HTTP 200 with ``retCode`` != 0 for API errors; the simulator builds these and
-the client classifies them with the same constants (shared/BYBIT_PROTOCOL.md section 6).
+the client classifies them with the same constants (docs/bybit-protocol.md section 6).
 """
 
 from __future__ import annotations

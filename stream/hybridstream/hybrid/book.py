@@ -2,7 +2,7 @@
 
 Bybit's private ``position`` topic only speaks when a trade happens (pybit#239), so a
 position's ``markPrice`` freezes. The book keeps the per-symbol ticker state (snapshot, then
-deltas merged by shallow overwrite, replaced on a new snapshot: BYBIT_PROTOCOL.md §5) and
+deltas merged by shallow overwrite, replaced on a new snapshot: docs/bybit-protocol.md §5) and
 re-emits every open position of a symbol when its mark price changes. Positions are keyed
 ``(symbol, positionIdx)`` because hedge mode has two per symbol; prices stay exact strings
 (arithmetic in ``Decimal``).

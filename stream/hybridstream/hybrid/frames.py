@@ -2,7 +2,7 @@
 
 One parser for both sockets, because Bybit's shapes overlap in awkward ways: the linear
 public pong is ``{"op": "ping", "ret_msg": "pong"}`` while the private pong is
-``{"op": "pong"}`` (BYBIT_PROTOCOL.md §4), and command acks differ per socket (§3).
+``{"op": "pong"}`` (docs/bybit-protocol.md §4), and command acks differ per socket (§3).
 Decoding uses orjson: JSON decoding was the largest single cost per ticker frame
 (bench/results/stream.md).
 """

@@ -1,7 +1,7 @@
 """The bounded outbox between socket readers and the sink.
 
 Readers must never block (a slow consumer stalling the reader is pybit's failure mode,
-BYBIT_PROTOCOL.md §7), so ``put`` is synchronous:
+docs/bybit-protocol.md §7), so ``put`` is synchronous:
 
 * position and wallet events coalesce by key (latest value wins): a position updated ten
   times while the sink is slow is sent once, with its newest state, in its original place

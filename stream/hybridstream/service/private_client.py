@@ -1,7 +1,7 @@
 """The private WebSocket: authenticate, wait for the ack, subscribe the account topics,
 then re-seed positions from REST, on every (re)connect.
 
-Order matters (DESIGN.md, seed pitfalls): the seed marked itself connected before auth
+Order matters: the seed marked itself connected before auth
 succeeded and subscribed without waiting (Bybit answers "Request not authorized"). Here a
 connection counts as up only after a successful auth ack; positions are re-seeded after the
 subscribe ack so that anything opened or closed while we were away is reconciled and no

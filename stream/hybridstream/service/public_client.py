@@ -1,7 +1,7 @@
 """The public WebSocket: ``tickers.{symbol}`` for every symbol with an open position,
 subscribed and unsubscribed as positions open and close, restored after each reconnect.
 
-Bybit quirks handled here (BYBIT_PROTOCOL.md §3): a duplicate subscribe is answered
+Bybit quirks handled here (docs/bybit-protocol.md §3): a duplicate subscribe is answered
 ``success:false, "error:already subscribed,topic:…"`` while the old subscription keeps
 delivering, so it counts as subscribed; other ``success:false`` acks are counted and the
 symbol is retried after a cool-down, never fatal (pybit dies on them, PR #373). A socket

@@ -1,7 +1,7 @@
 """Bybit v5 REST calls the stream needs: signed ``/v5/position/list`` (paginated) and
 public ``/v5/market/tickers``, honouring Bybit's rate-limit signals.
 
-Rate limits (BYBIT_PROTOCOL.md §6): ``X-Bapi-Limit-Status`` = 0 means wait until
+Rate limits (docs/bybit-protocol.md §6): ``X-Bapi-Limit-Status`` = 0 means wait until
 ``X-Bapi-Limit-Reset-Timestamp``; ``retCode`` 10006 ("Too many visits") or HTTP 403 ("access
 too frequent", the IP limit) mean back off exponentially and retry.
 Bybit's 10004 message echoes the signed ``origin_string`` (which contains the API key), so

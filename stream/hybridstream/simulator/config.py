@@ -1,7 +1,7 @@
 """Simulator configuration: one frozen pydantic model, shared by the CLI and the tests.
 
 Undocumented Bybit behaviour (batch rejection, auth margin, idle check period) is a setting
-here rather than a guess baked into the handlers (shared/BYBIT_PROTOCOL.md: "make it
+here rather than a guess baked into the handlers (docs/bybit-protocol.md: "make it
 configurable").
 """
 

@@ -3,7 +3,7 @@
 Prices are integers in units of ``10**-decimals`` so a long walk never drifts into float
 noise, and every field is kept as the exact string Bybit would send, so a delta is simply
 the set of strings that changed this tick (Bybit deltas carry only changed fields, often
-without ``markPrice``: shared/BYBIT_PROTOCOL.md section 5).
+without ``markPrice``: docs/bybit-protocol.md section 5).
 """
 
 from __future__ import annotations

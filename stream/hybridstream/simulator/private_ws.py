@@ -1,6 +1,6 @@
 """Private WebSocket ``/v5/private``: auth, subscriptions, pushes and the idle cut-off.
 
-Bybit quirks reproduced (shared/BYBIT_PROTOCOL.md sections 1-5): ``expires`` too close to
+Bybit quirks reproduced (docs/bybit-protocol.md sections 1-5): ``expires`` too close to
 now fails with "Params Error" like a bad signature; subscribing before auth gives "Request
 not authorized"; no snapshot on subscribe; an idle socket (no client message and no data
 for ``max_active_time``, default 10 min) is cut without a close frame (code 1006,

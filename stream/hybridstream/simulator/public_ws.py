@@ -3,7 +3,7 @@
 Each tick the market moves once, every changed symbol's delta is serialized and framed
 once, and the same bytes are queued to every subscriber (one joined write per connection
 per tick). Acks, pongs and error strings follow Bybit's linear shapes
-(shared/BYBIT_PROTOCOL.md sections 3-5).
+(docs/bybit-protocol.md sections 3-5).
 """
 
 from __future__ import annotations

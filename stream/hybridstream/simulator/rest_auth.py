@@ -2,7 +2,7 @@
 
 The signature is checked against the query string *as sent* (raw, before any decoding) or
 the raw body, because that is what the client signed: pybit sorts GET parameters before
-signing, ccxt does not, and both must verify (shared/BYBIT_PROTOCOL.md section 6).
+signing, ccxt does not, and both must verify (docs/bybit-protocol.md section 6).
 """
 
 from __future__ import annotations

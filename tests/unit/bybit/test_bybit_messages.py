@@ -1,4 +1,4 @@
-"""Message shapes against the examples in shared/BYBIT_PROTOCOL.md."""
+"""Message shapes against the examples in docs/bybit-protocol.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Frame classification against the shapes in BYBIT_PROTOCOL.md."""
+"""Frame classification against the shapes in docs/bybit-protocol.md."""
 
 from __future__ import annotations
 
