@@ -44,7 +44,12 @@ from hybridstream_operator.logic.builders import (
     build_static_resources,
 )
 from hybridstream_operator.logic.conditions import RECONCILED, redact, set_condition
-from hybridstream_operator.logic.intents import build_alert_cleanup, parse_alerts, parse_intent
+from hybridstream_operator.logic.intents import (
+    build_alert_cleanup,
+    parse_alerts,
+    parse_intent,
+    pending_request,
+)
 from hybridstream_operator.logic.phase_machine import Decision, decide
 from hybridstream_operator.logic.queries import build_queries
 from hybridstream_operator.logic.steps import assess_analysis_due, data_start, measured_metrics
@@ -92,13 +97,6 @@ class Runtime:
     wakeups: Wakeups = field(default_factory=Wakeups)
     interval: float = 1.0
     ack_role: str = "hybridstream-stream-ack"  # OperatorSettings.stream_ack_role
-
-
-def pending_request(annotations: dict[str, str], status: RolloutStatus) -> bool:
-    """A manual intent or an alert recorded and not handled yet."""
-    intent = parse_intent(annotations)
-    return (intent is not None and intent.id != status.last_intent_id) or any(
-        a.id not in status.handled_alerts for a in parse_alerts(annotations))
 
 
 async def fetch_unless_interrupted(rt: Runtime, namespace: str, name: str,

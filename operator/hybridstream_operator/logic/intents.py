@@ -14,6 +14,7 @@ from datetime import datetime
 
 from hybridstream_operator.models.observations import AlertSignal, Intent, IntentKind
 from hybridstream_operator.models.spec import API_GROUP
+from hybridstream_operator.models.status import RolloutStatus
 
 INTENT_ANNOTATION = f"{API_GROUP}/intent"
 #: One annotation per firing alert: ``alert.hybridstream.io/<hash of its id>``.
@@ -78,3 +79,10 @@ def build_alert_cleanup(annotations: Mapping[str, str],
     """The merge patch removing the annotations of alerts already acted on."""
     done = {alert_key(i) for i in handled}
     return {k: None for k in annotations if k.startswith(ALERT_PREFIX) and k in done}
+
+
+def pending_request(annotations: Mapping[str, str], status: RolloutStatus) -> bool:
+    """A manual intent or an alert recorded and not handled yet."""
+    intent = parse_intent(annotations)
+    return (intent is not None and intent.id != status.last_intent_id) or any(
+        a.id not in status.handled_alerts for a in parse_alerts(annotations))
