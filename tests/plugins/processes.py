@@ -81,10 +81,11 @@ class LoggedProcess:
         self._log_file.close()
 
 
-def http_ok(url: str, timeout: float = 2.0) -> bool:
+def http_ok(url: str, timeout: float = 2.0, headers: dict[str, str] | None = None) -> bool:
     """``GET url`` answers 200 (connection errors and other statuses: False)."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        request = urllib.request.Request(url, headers=headers or {})
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status == 200
     except OSError:
         return False
@@ -92,6 +93,7 @@ def http_ok(url: str, timeout: float = 2.0) -> bool:
 
 def start_ready_server(binary_name: str, workdir: Path, config: dict[str, Any],
                        build_args: Callable[[Path, int], list[str]],
+                       ready_headers: dict[str, str] | None = None,
                        ) -> tuple[LoggedProcess, int, Path]:
     """A Prometheus-family server (``/-/ready``) on a free loopback port: writes ``config``
     as ``workdir/<binary_name>.yml``, starts the binary with ``build_args(config_path,
@@ -107,7 +109,8 @@ def start_ready_server(binary_name: str, workdir: Path, config: dict[str, Any],
     process = LoggedProcess([binary, *build_args(config_path, port)],
                             workdir / f"{binary_name}.log")
     try:
-        wait_for(lambda: process.alive() and http_ok(f"http://127.0.0.1:{port}/-/ready"),
+        wait_for(lambda: process.alive() and http_ok(f"http://127.0.0.1:{port}/-/ready",
+                                                 headers=ready_headers),
                  timeout=60, what=f"{binary_name} ready on 127.0.0.1:{port}")
     except TimeoutError:
         process.stop()

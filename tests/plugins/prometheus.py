@@ -2,11 +2,13 @@
 
 ``prometheus_factory(config)`` starts one with the given configuration (a dict, dumped as
 YAML) and returns a handle with its URL, an instant-query helper and ``reload``/``stop``.
-Every server is stopped at the end of the test.
+Every server is stopped at the end of the test. ``secured_prometheus_factory`` starts servers
+that require HTTP basic auth (``--web.config.file``) as :data:`BASIC_AUTH`.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import urllib.error
 import urllib.parse
@@ -21,12 +23,23 @@ import yaml
 
 from tests.plugins.processes import LoggedProcess, start_ready_server, started_servers
 
+# A test-only user: (name, password, bcrypt hash of the password at cost 4 so that each
+# request stays cheap; made with Python's crypt.METHOD_BLOWFISH).
+BASIC_AUTH = ("hybridstream", "prom-test-password",
+              "$2b$04$8xibRNwF5sNvAkD9PEKTSeXE0ueoasud0TiArI4tBTuTrxFkA87AS")
+
+
+def basic_auth_header(user: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
 
 @dataclass
 class PrometheusServer:
     url: str
     config_path: Path
     process: LoggedProcess
+    headers: dict[str, str]
 
     def write_config(self, config: dict[str, Any]) -> None:
         self.config_path.write_text(yaml.safe_dump(config))
@@ -34,14 +47,16 @@ class PrometheusServer:
     def reload(self, config: dict[str, Any]) -> None:
         """Replace the configuration and ask the server to load it (lifecycle API)."""
         self.write_config(config)
-        req = urllib.request.Request(f"{self.url}/-/reload", method="POST")
+        req = urllib.request.Request(f"{self.url}/-/reload", method="POST",
+                                     headers=self.headers)
         urllib.request.urlopen(req, timeout=10).read()
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         """Instant query; returns the ``result`` vector (raises on a query error)."""
         qs = urllib.parse.urlencode({"query": expr})
         try:
-            with urllib.request.urlopen(f"{self.url}/api/v1/query?{qs}", timeout=10) as r:
+            req = urllib.request.Request(f"{self.url}/api/v1/query?{qs}", headers=self.headers)
+            with urllib.request.urlopen(req, timeout=10) as r:
                 body = json.load(r)
         except urllib.error.HTTPError as err:  # 4xx/5xx still carry the JSON error body
             body = json.load(err)
@@ -53,14 +68,25 @@ class PrometheusServer:
         self.process.stop()
 
 
-def start_prometheus(workdir: Path, config: dict[str, Any]) -> PrometheusServer:
+def start_prometheus(workdir: Path, config: dict[str, Any], *,
+                     secured: bool = False) -> PrometheusServer:
+    """``secured``: every endpoint requires :data:`BASIC_AUTH`."""
+    web: list[str] = []
+    headers: dict[str, str] = {}
+    if secured:
+        user, password, hashed = BASIC_AUTH
+        workdir.mkdir(parents=True, exist_ok=True)
+        web_config = workdir / "web.yml"
+        web_config.write_text(yaml.safe_dump({"basic_auth_users": {user: hashed}}))
+        web, headers = [f"--web.config.file={web_config}"], basic_auth_header(user, password)
     process, port, config_path = start_ready_server(
         "prometheus", workdir, config,
         lambda config_path, port: [f"--config.file={config_path}",
                                    f"--storage.tsdb.path={workdir / 'data'}",
                                    f"--web.listen-address=127.0.0.1:{port}",
-                                   "--web.enable-lifecycle", "--log.level=warn"])
-    return PrometheusServer(f"http://127.0.0.1:{port}", config_path, process)
+                                   "--web.enable-lifecycle", "--log.level=warn", *web],
+        ready_headers=headers)
+    return PrometheusServer(f"http://127.0.0.1:{port}", config_path, process, headers)
 
 
 def scrape_config(targets: list[str], interval: str = "1s",
@@ -81,3 +107,11 @@ def scrape_config(targets: list[str], interval: str = "1s",
 @pytest.fixture
 def prometheus_factory(tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], PrometheusServer]]:
     yield from started_servers(tmp_path, "prometheus", start_prometheus)
+
+
+@pytest.fixture
+def secured_prometheus_factory(
+        tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], PrometheusServer]]:
+    yield from started_servers(tmp_path, "secured-prometheus",
+                               lambda workdir, config: start_prometheus(workdir, config,
+                                                                        secured=True))

@@ -1,6 +1,7 @@
 {{/* RBAC rules of the operator, shared by the namespaced and the cluster-wide variants.
-     Least privilege: no wildcards, no secrets (the stream's credentials Secret is only
-     referenced by name in the Deployments the operator builds; the kubelet reads it). */}}
+     Least privilege: no wildcards; no secrets but the Prometheus credentials listed by name
+     (the stream's credentials Secret is only referenced by name in the Deployments the
+     operator builds; the kubelet reads it). */}}
 
 {{/* Rules needed in every namespace the operator serves. */}}
 {{- define "hybridstream.namespacedRules" -}}
@@ -51,6 +52,14 @@
   resources: [clusterroles]
   verbs: [bind]
   resourceNames: [{{ include "hybridstream.streamAckRole" . }}]
+{{- with .Values.rbac.prometheusSecretNames }}
+# Prometheus credentials (spec.analysis.prometheus.basicAuth / bearerTokenSecret): read
+# every analysis pass, only these Secrets.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
+  resourceNames: {{ toJson . }}
+{{- end }}
 {{- if .Values.peering.enabled }}
 {{- if not .Values.watch.allNamespaces }}
 # kopf peering (namespaced): which operator instance is active.

@@ -3,6 +3,8 @@ decided, write the status with an optimistic lock. No decisions live here."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import logging
 from collections.abc import Mapping
@@ -22,7 +24,7 @@ from hybridstream_operator.logic.builders import (
     routing_configmap_name,
 )
 from hybridstream_operator.models.observations import Acks, DeploymentState
-from hybridstream_operator.models.spec import API_GROUP, API_VERSION, KIND, PLURAL
+from hybridstream_operator.models.spec import API_GROUP, API_VERSION, KIND, PLURAL, SecretKeyRef
 
 FIELD_MANAGER = "hybridstream-operator"
 APPLY = "application/apply-patch+yaml"  # JSON is YAML: the generated client sends JSON
@@ -149,6 +151,33 @@ async def assert_owned(kube: Kube, manifest: Manifest) -> None:
     theirs = {ref.uid for ref in (found.metadata.owner_references or [])}
     if not ours & theirs:
         raise NotOwned(manifest["kind"], meta["name"])
+
+
+class SecretUnavailable(Exception):
+    """A referenced Secret key cannot be read. The message names the Secret and key, never
+    a value: it ends up in status and Events."""
+
+
+async def read_secret_key(kube: Kube, namespace: str, ref: SecretKeyRef) -> str:
+    """One key of a Secret, decoded (the operator may read only the Secrets the chart's
+    ``rbac.prometheusSecretNames`` lists, so 403 is a configuration error, said plainly)."""
+    try:
+        secret = await kube.core.read_namespaced_secret(ref.name, namespace)
+    except ApiException as exc:
+        if exc.status == 403:
+            raise SecretUnavailable(
+                f"the operator may not read Secret {ref.name!r} (list it in the chart's "
+                "rbac.prometheusSecretNames)") from None
+        if _missing(exc):
+            raise SecretUnavailable(f"Secret {ref.name!r} not found") from None
+        raise
+    encoded = (secret.data or {}).get(ref.key)
+    if encoded is None:
+        raise SecretUnavailable(f"Secret {ref.name!r} has no key {ref.key!r}")
+    try:
+        return base64.b64decode(encoded, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise SecretUnavailable(f"Secret {ref.name!r} key {ref.key!r} is not UTF-8 text") from None
 
 
 async def apply_manifest(kube: Kube, manifest: Manifest) -> None:

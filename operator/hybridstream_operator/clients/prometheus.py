@@ -1,13 +1,14 @@
 """Prometheus instant queries (``/api/v1/query``) turned into :class:`Sample`s.
 
-Errors are reported by kind and HTTP status only: the address may carry credentials
-(``http://user:pass@...``) and error text ends up in status and Events.
+Errors are reported by kind and HTTP status only: error text ends up in status and Events,
+and must never echo a credential (the ``Authorization`` header comes from a Secret).
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Mapping
 
 import aiohttp
 
@@ -31,12 +32,21 @@ def parse_result(metric: str, body: dict) -> Sample:
     return Sample(metric, None if math.isnan(value) else value)
 
 
+def authorization(basic: tuple[str, str] | None, token: str | None) -> dict[str, str]:
+    """The request headers for credentials read from Secrets (none: no header)."""
+    if basic:
+        return {"Authorization": aiohttp.encode_basic_auth(*basic)}
+    if token:
+        return {"Authorization": f"Bearer {token.strip()}"}
+    return {}
+
+
 async def fetch_sample(session: aiohttp.ClientSession, address: str, name: str, query: str,
-                       deadline: float) -> Sample:
+                       deadline: float, *, headers: Mapping[str, str]) -> Sample:
     """Run one metric's instant query."""
     url = address.rstrip("/") + "/api/v1/query"
     try:
-        async with session.get(url, params={"query": query},
+        async with session.get(url, params={"query": query}, headers=headers,
                                timeout=aiohttp.ClientTimeout(total=deadline)) as resp:
             if resp.status >= 500 or resp.status in (401, 403, 404):
                 return Sample(name, error=f"HTTP {resp.status}")
@@ -46,8 +56,9 @@ async def fetch_sample(session: aiohttp.ClientSession, address: str, name: str, 
 
 
 async def fetch_samples(session: aiohttp.ClientSession, address: str,
-                        queries: dict[str, str], deadline: float) -> tuple[Sample, ...]:
+                        queries: dict[str, str], deadline: float, *,
+                        headers: Mapping[str, str]) -> tuple[Sample, ...]:
     """Every ``name -> rendered query`` of a pass, concurrently."""
     return tuple(await asyncio.gather(*(
-        fetch_sample(session, address, name, query, deadline)
+        fetch_sample(session, address, name, query, deadline, headers=headers)
         for name, query in queries.items())))

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from hybridstream_operator.clients.kube import (
     Kube,
     NotOwned,
+    SecretUnavailable,
     apply_event,
     apply_manifest,
     assert_owned,
@@ -34,8 +35,9 @@ from hybridstream_operator.clients.kube import (
     patch_rollout_annotations,
     patch_rollout_conditions,
     patch_rollout_status,
+    read_secret_key,
 )
-from hybridstream_operator.clients.prometheus import fetch_samples
+from hybridstream_operator.clients.prometheus import authorization, fetch_samples
 from hybridstream_operator.handlers import observability
 from hybridstream_operator.logic.builders import (
     Owner,
@@ -55,8 +57,8 @@ from hybridstream_operator.logic.queries import build_queries
 from hybridstream_operator.logic.steps import assess_analysis_due, data_start, measured_metrics
 from hybridstream_operator.models.actions import EmitEvent, PublishRouting
 from hybridstream_operator.models.base import parse_duration
-from hybridstream_operator.models.observations import Observations
-from hybridstream_operator.models.spec import RolloutSpec
+from hybridstream_operator.models.observations import Observations, Sample
+from hybridstream_operator.models.spec import Prometheus, RolloutSpec
 from hybridstream_operator.models.status import RolloutStatus
 
 log = logging.getLogger(__name__)
@@ -121,6 +123,40 @@ async def fetch_unless_interrupted(rt: Runtime, namespace: str, name: str,
         task.cancel()
 
 
+async def prometheus_headers(kube: Kube, namespace: str, prom: Prometheus) -> dict[str, str]:
+    """The Authorization header from the Secrets the spec references, read every pass so a
+    rotated credential is used at once."""
+    if prom.basic_auth:
+        username = prom.basic_auth.username
+        user, password = await asyncio.gather(
+            read_secret_key(kube, namespace, username),
+            read_secret_key(kube, namespace, prom.basic_auth.password))
+        if ":" in user:  # RFC 7617: it would shift the password's first characters
+            raise SecretUnavailable(f"Secret {username.name!r} key {username.key!r}: a "
+                                    "basic-auth username cannot contain ':'")
+        return authorization((user, password), None)
+    if prom.bearer_token_secret:
+        return authorization(None, await read_secret_key(kube, namespace,
+                                                         prom.bearer_token_secret))
+    return {}
+
+
+async def measure(rt: Runtime, ns: str, name: str, spec: RolloutSpec, status: RolloutStatus,
+                  *, now: datetime) -> tuple[Sample, ...] | None:
+    """This pass's samples (None: interrupted); unreadable credentials are every metric's
+    error, so they count as inconclusive and say why in status."""
+    queries = build_queries(spec.analysis, measured_metrics(spec, status), ns, name,
+                            start=data_start(status), now=now)
+    prom = spec.analysis.prometheus
+    try:
+        headers = await prometheus_headers(rt.kube, ns, prom)
+    except SecretUnavailable as exc:
+        return tuple(Sample(metric, error=str(exc)) for metric in queries)
+    timeout = parse_duration(prom.timeout).total_seconds()
+    return await fetch_unless_interrupted(rt, ns, name, status, fetch_samples(
+        rt.http, prom.address, queries, timeout, headers=headers))
+
+
 async def gather_observations(rt: Runtime, obj: dict[str, Any], spec: RolloutSpec,
                               status: RolloutStatus, now: datetime) -> Observations:
     """Everything ``decide`` needs, read concurrently; no analysis in a pass that has an
@@ -129,11 +165,7 @@ async def gather_observations(rt: Runtime, obj: dict[str, Any], spec: RolloutSpe
     annotations = obj["metadata"].get("annotations") or {}
     samples = None
     if assess_analysis_due(spec, status, now) and not pending_request(annotations, status):
-        queries = build_queries(spec.analysis, measured_metrics(spec, status), ns, name,
-                                start=data_start(status), now=now)
-        timeout = parse_duration(spec.analysis.prometheus.timeout).total_seconds()
-        samples = await fetch_unless_interrupted(rt, ns, name, status, fetch_samples(
-            rt.http, spec.analysis.prometheus.address, queries, timeout))
+        samples = await measure(rt, ns, name, spec, status, now=now)
     legacy, hybrid, legacy_acks, hybrid_acks, published = await asyncio.gather(
         fetch_deployment_state(rt.kube, ns, name, Role.LEGACY),
         fetch_deployment_state(rt.kube, ns, name, Role.HYBRID),

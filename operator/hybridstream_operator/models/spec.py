@@ -9,6 +9,7 @@ server rejects bad objects before the operator ever sees them.
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated
@@ -116,7 +117,7 @@ class SecretRef(CamelModel):
 
 
 class SecretKeyRef(CamelModel):
-    """One key of a Secret in the rollout's namespace (read by the kubelet, never by us)."""
+    """One key of a Secret in the rollout's namespace."""
 
     name: Annotated[str, Field(pattern=K8S_NAME_PATTERN, max_length=253)]
     key: Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$", max_length=253)]
@@ -291,10 +292,45 @@ class Steps(CamelModel):
         return steps
 
 
+class BasicAuth(CamelModel):
+    username: SecretKeyRef
+    password: SecretKeyRef
+
+
+# The authority part of a URL holding "user:pass@": credentials belong in a Secret.
+_USERINFO = r"^https?://[^/?#]*@"
+
+
 class Prometheus(CamelModel):
+    model_config = CamelModel.model_config | {"json_schema_extra": {
+        "x-kubernetes-validations": [
+            {"rule": f"!has(self.address) || !self.address.matches('{_USERINFO}')",
+             "message": "prometheus.address must not carry credentials: use "
+                        "prometheus.basicAuth or prometheus.bearerTokenSecret"},
+            {"rule": "!(has(self.basicAuth) && has(self.bearerTokenSecret))",
+             "message": "prometheus.basicAuth and prometheus.bearerTokenSecret are exclusive"}]}}
+
     address: Annotated[str, Field(pattern=r"^https?://", max_length=2048)] = \
         "http://prometheus:9090"
     timeout: TimeoutDuration = Field(default="5s", description="per query; below the interval")
+    basic_auth: BasicAuth | None = Field(
+        default=None, description="username and password from Secret keys in the rollout's "
+        "namespace (the operator reads them: list the Secret in the chart's "
+        "rbac.prometheusSecretNames)")
+    bearer_token_secret: SecretKeyRef | None = Field(
+        default=None, description="an Authorization: Bearer token from a Secret key (same "
+        "rules as basicAuth)")
+
+    @model_validator(mode="after")
+    def _credentials_by_reference(self) -> Prometheus:
+        # Same rules as the CEL above, for objects validated outside the API server.
+        if re.match(_USERINFO, self.address):
+            raise ValueError("prometheus.address must not carry credentials: use "
+                             "prometheus.basicAuth or prometheus.bearerTokenSecret")
+        if self.basic_auth and self.bearer_token_secret:
+            raise ValueError("prometheus.basicAuth and prometheus.bearerTokenSecret are "
+                             "exclusive")
+        return self
 
 
 class Metric(CamelModel):

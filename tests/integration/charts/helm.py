@@ -24,6 +24,7 @@ ALL_FEATURES: dict[str, Any] = {
     "peering": {"enabled": True},
     "watch": {"namespaces": ["bots", "research"]},
     "operator": {"verbose": True, "reconcileInterval": 2},
+    "rbac": {"prometheusSecretNames": ["prom-creds"]},
     "monitoring": {
         "scrapeAnnotations": True,
         "serviceMonitor": {"enabled": True, "labels": {"release": "prom"}},

@@ -189,7 +189,9 @@ def test_install_rbac_upgrade_uninstall(helm_on_cluster: HelmOnCluster, namespac
                                ("list", "pods"), ("create", "events"),
                                ("patch", "kopfpeerings.kopf.dev")):
             assert can_i(crds, sa, verb, resource, served), (verb, resource, served)
-        for verb, resource in (("get", "secrets"), ("delete", "deployments.apps"),
+        assert can_i(crds, sa, "get", "secrets/prom-creds", served)  # rbac.prometheusSecretNames
+        for verb, resource in (("get", "secrets"), ("get", "secrets/bybit-creds"),
+                               ("list", "secrets"), ("delete", "deployments.apps"),
                                ("create", "pods"), ("patch", "pods"), ("get", "pods"),
                                ("escalate", "roles.rbac.authorization.k8s.io")):
             assert not can_i(crds, sa, verb, resource, served), (verb, resource, served)

@@ -127,7 +127,7 @@ async def verdicts(prometheus_url: str, phase: Phase = Phase.CUTOVER,
     queries = build_queries(analysis, metrics, namespace, name, start=start,
                             now=datetime.now(UTC))
     async with aiohttp.ClientSession() as http:
-        samples = await fetch_samples(http, prometheus_url, queries, 10)
+        samples = await fetch_samples(http, prometheus_url, queries, 10, headers={})
     by_name = {m.name: m for m in metrics}
     errors = {s.metric: s.error for s in samples if s.error}
     assert not errors, errors  # every default query is valid PromQL

@@ -54,6 +54,13 @@ CARELESS = [
     ({"analysis": {"metrics": [metric(f"m{i}") for i in range(41)]}},
      "must have at most 40 items"),
     ({"analysis": {"alertNames": ["A"] * 21}}, "must have at most 20 items"),
+    ({"analysis": {"prometheus": {"address": "http://admin:hunter2@prometheus:9090"}}},
+     "prometheus.address must not carry credentials"),
+    ({"analysis": {"prometheus": {
+        "basicAuth": {"username": {"name": "p", "key": "u"},
+                      "password": {"name": "p", "key": "p"}},
+        "bearerTokenSecret": {"name": "p", "key": "t"}}}},
+     "prometheus.basicAuth and prometheus.bearerTokenSecret are exclusive"),
 ]
 
 
