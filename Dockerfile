@@ -6,21 +6,28 @@
 #
 # Runs as a non-root UID and writes nothing outside /tmp, so it works with
 # readOnlyRootFilesystem: true plus an emptyDir on /tmp.
-ARG BASE_IMAGE=python:3.11-slim
+# The stock base is pinned by digest (the python:3.11-slim image index, linux/amd64 and
+# arm64). Offline builds replace it with the local Debian base, which is built from signed
+# Debian packages and pulled from nowhere (hack/base-image.sh).
+ARG BASE_IMAGE=python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
 
 FROM ${BASE_IMAGE} AS build
-# Offline builds pass "--no-index --find-links=/src/requirements/wheels" (wheels built on
-# the host by hack/images/build.sh, since containers here cannot reach PyPI).
+# Offline builds pass "--no-index --find-links=/src/requirements/wheels" (the locked files,
+# downloaded on the host by hack/images/build.sh, since containers here cannot reach PyPI).
 ARG PIP_ARGS=""
 COPY pyproject.toml README.md /src/
 COPY requirements/ /src/requirements/
 COPY stream/ /src/stream/
 COPY operator/ /src/operator/
-# The lock file pins the whole tree (dev tools too) and is used as constraints: only the
-# runtime dependencies get installed, at the locked versions.
+# Every dependency file must match the sha256 recorded in the lock (--require-hashes); our
+# own package is then built without build isolation, so nothing unhashed is fetched.
 RUN python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check ${PIP_ARGS} \
-      -c /src/requirements/lock.txt /src \
+      --require-hashes -r /src/requirements/tools.txt \
+ && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check ${PIP_ARGS} \
+      --require-hashes -r /src/requirements/runtime.txt \
+ && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check ${PIP_ARGS} \
+      --no-deps --no-build-isolation /src \
  && /opt/venv/bin/python -m compileall -q /opt/venv
 
 FROM ${BASE_IMAGE}

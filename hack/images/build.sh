@@ -11,24 +11,27 @@
 source "$(dirname "$(dirname "${BASH_SOURCE[0]}")")/lib.sh"
 cd "$REPO_DIR"
 
-SOURCES=(pyproject.toml README.md requirements/lock.txt Dockerfile Dockerfile.operator)
+SOURCES=(pyproject.toml README.md requirements/runtime.txt requirements/tools.txt Dockerfile
+         Dockerfile.operator)
 
 source_key() {
   { cat "${SOURCES[@]}"; find stream operator \( -name __pycache__ -prune \) -o -type f -print \
       | sort | xargs cat; echo "$1"; } | sha256sum | cut -c1-12
 }
 
-# Wheels for the whole lock file plus the build backend (pip builds our own sdist inside
-# the image with build isolation, which needs setuptools and wheel from --find-links).
-# Markers are dropped so that wheels the image's Python needs but the host's does not (e.g.
-# async-timeout below 3.11.3: Debian has 3.11.2) are built too.
+# The exact files the runtime lock and the tools lock name, downloaded (hash-checked) on the
+# host; the image installs them again with --require-hashes, so a file swapped in the cache
+# fails the build. Markers are dropped so that wheels the image's Python needs but the
+# host's does not (async-timeout below 3.11.3: Debian has 3.11.2) are fetched too.
 build_wheels() {
-  local venv="$1" lock_key; lock_key=$(cat requirements/lock.txt | sha256sum | cut -c1-12)
+  local venv="$1" lock_key
+  lock_key=$(cat requirements/runtime.txt requirements/tools.txt | sha256sum | cut -c1-12)
   local out="$CACHE_DIR/wheels-$lock_key"
   if [[ ! -f "$out/.complete" ]]; then
     rm -rf "$out"
-    with_progress "pip wheel (locked dependencies)" "$venv/bin/pip" wheel -q --disable-pip-version-check \
-      -w "$out" -r <(sed 's/ *;.*//' requirements/lock.txt) setuptools==80.9.0 wheel==0.45.1
+    with_progress "pip download (locked dependencies)" "$venv/bin/pip" download -q \
+      --disable-pip-version-check --require-hashes --no-deps --only-binary=:all: -d "$out" \
+      -r <(sed -E 's/ ;[^\\]*\\$/ \\/' requirements/runtime.txt) -r requirements/tools.txt
     touch "$out/.complete"
   fi
   echo "$out"
@@ -49,7 +52,7 @@ prune_dangling() { docker image prune -f >/dev/null; }
 main() {
   bash "$HACK_DIR/docker.sh" up
   local stock="${HYBRIDSTREAM_STOCK_IMAGES:-0}" base
-  if [[ "$stock" == 1 ]]; then base=python:3.11-slim; else base=$(bash "$HACK_DIR/base-image.sh" image python); fi
+  if [[ "$stock" == 1 ]]; then base=$(sed -n "s/^ARG BASE_IMAGE=//p" Dockerfile); else base=$(bash "$HACK_DIR/base-image.sh" image python); fi
   local version; version=$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
   local tag; tag="$version-$(source_key "$base")"
   local stream="hybridstream/stream:$tag" operator="hybridstream/operator:$tag"
@@ -63,7 +66,7 @@ main() {
     local ctx; ctx=$(mktemp -d)
     mkdir -p "$ctx/requirements"
     cp "${SOURCES[@]}" "$ctx/"
-    cp requirements/lock.txt "$ctx/requirements/"
+    cp requirements/runtime.txt requirements/tools.txt "$ctx/requirements/"
     cp -r "$wheels" "$ctx/requirements/wheels"
     tar -c --exclude=__pycache__ --exclude="*.egg-info" stream operator | tar -x -C "$ctx"
     with_progress "docker build $stream" env DOCKER_BUILDKIT=0 docker build -q --force-rm \

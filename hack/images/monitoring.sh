@@ -63,9 +63,23 @@ DOCKERFILE
   echo "$image"
 }
 
+# Stock images are pulled by digest: hack/stock-images.lock records "<tag> <digest>" per
+# image. A tag not recorded yet is pulled once by tag and its digest written there (commit
+# the file); from then on only that digest is accepted. Prints repo@digest.
+STOCK_LOCK="$HACK_DIR/stock-images.lock"
 stock_image() {
-  docker image inspect "$1" >/dev/null 2>&1 || with_progress "docker pull $1" docker pull -q "$1" >/dev/null
-  echo "$1"
+  local tag="$1" digest
+  digest=$(awk -v t="$tag" '$1 == t {print $2}' "$STOCK_LOCK" 2>/dev/null)
+  if [[ -z "$digest" ]]; then
+    with_progress "docker pull $tag (first use: recording its digest)" docker pull -q "$tag" >/dev/null
+    digest=$(docker image inspect -f '{{index .RepoDigests 0}}' "$tag")
+    digest="${digest#*@}"
+    echo "$tag $digest" >>"$STOCK_LOCK"
+    log "recorded $tag $digest in hack/stock-images.lock: commit it"
+  fi
+  local pinned="${tag%:*}@$digest"
+  docker image inspect "$pinned" >/dev/null 2>&1 || with_progress "docker pull $pinned" docker pull -q "$pinned" >/dev/null
+  echo "$pinned"
 }
 
 main() {
