@@ -36,6 +36,10 @@
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [roles, rolebindings]
   verbs: [get, list, watch, create, patch]
+# One PodDisruptionBudget per side: a node drain takes one stream pod of a side at a time.
+- apiGroups: [policy]
+  resources: [poddisruptionbudgets]
+  verbs: [get, list, watch, create, patch]
 # One NetworkPolicy per rollout: ingress to the stream pods' metrics/status port only.
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]

@@ -41,13 +41,14 @@ class Kube:
     rbac: client.RbacAuthorizationV1Api
     custom: client.CustomObjectsApi
     networking: client.NetworkingV1Api
+    policy: client.PolicyV1Api
 
     @classmethod
     def from_api_client(cls, api: client.ApiClient) -> Kube:
         """All API groups over one shared client."""
         return cls(client.CoreV1Api(api), client.AppsV1Api(api),
                    client.RbacAuthorizationV1Api(api), client.CustomObjectsApi(api),
-                   client.NetworkingV1Api(api))
+                   client.NetworkingV1Api(api), client.PolicyV1Api(api))
 
 
 def _missing(exc: ApiException) -> bool:
@@ -124,6 +125,7 @@ _APPLIERS = {
     "Role": ("rbac", "patch_namespaced_role"),
     "RoleBinding": ("rbac", "patch_namespaced_role_binding"),
     "NetworkPolicy": ("networking", "patch_namespaced_network_policy"),
+    "PodDisruptionBudget": ("policy", "patch_namespaced_pod_disruption_budget"),
 }
 
 

@@ -30,6 +30,9 @@ REFUSED = Counter("hybridstream_operator_webhook_refused_total",
 STATUS_CONFLICTS = Counter("hybridstream_operator_status_conflicts_total",
                            "status writes lost to a concurrent writer (409)", _LABELS,
                            registry=REGISTRY)
+UNCOVERED = Gauge("hybridstream_operator_uncovered_buckets",
+                  "routing buckets (of 100) that no Ready, acked stream pod forwards",
+                  _LABELS, registry=REGISTRY)
 RECONCILE_SECONDS = Histogram("hybridstream_operator_reconcile_seconds",
                               "duration of one reconcile pass", registry=REGISTRY)
 
@@ -39,6 +42,7 @@ def record_pass(namespace: str, rollout: str, before: RolloutStatus, after: Roll
     """Update the metrics from what one persisted pass changed."""
     for phase in Phase:
         PHASE.labels(namespace, rollout, phase.value).set(1 if after.phase is phase else 0)
+    UNCOVERED.labels(namespace, rollout).set(after.coverage.uncovered_buckets)
     new = after.transitions - before.transitions
     for entry in after.history[max(0, len(after.history) - new):] if new > 0 else []:
         TRANSITIONS.labels(namespace, rollout, entry.phase.value).inc()

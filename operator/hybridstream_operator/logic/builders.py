@@ -6,6 +6,7 @@ and acknowledge it on their own Pod."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from hybridstream.routing import CONFIGMAP_KEY, Mode, Role, RoutingDocument
@@ -142,11 +143,30 @@ def build_deployment(spec: RolloutSpec, owner: Owner, role: Role, replicas: int)
                                         "fsGroup": RUN_AS_USER,
                                         "seccompProfile": {"type": "RuntimeDefault"}},
                     "terminationGracePeriodSeconds": 30,
+                    # one node lost must not take every pod of a side (soft: a one-node
+                    # cluster still schedules them)
+                    "affinity": {"podAntiAffinity": {
+                        "preferredDuringSchedulingIgnoredDuringExecution": [{
+                            "weight": 100, "podAffinityTerm": {
+                                "labelSelector": {
+                                    "matchLabels": build_selector(owner.name, role)},
+                                "topologyKey": "kubernetes.io/hostname"}}]}},
                     "containers": [container],
                     "volumes": [{"name": "tmp", "emptyDir": {}}],
                 },
             },
         },
+    }
+
+
+def build_disruption_budget(owner: Owner, role: Role) -> Manifest:
+    """A voluntary disruption (node drain) takes at most one pod of a side at a time: with
+    two or more replicas a side always keeps a forwarder."""
+    return {
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": _metadata(owner, deployment_name(owner.name, role), role),
+        "spec": {"selector": {"matchLabels": build_selector(owner.name, role)},
+                 "maxUnavailable": 1},
     }
 
 
@@ -222,5 +242,7 @@ def build_network_policy(spec: RolloutSpec, owner: Owner) -> Manifest:
 def build_static_resources(spec: RolloutSpec, owner: Owner, ack_role: str) -> list[Manifest]:
     """Everything but the Deployments and the routing ConfigMap."""
     policy = [build_network_policy(spec, owner)] if spec.workload.network_policy.enabled else []
-    return [*build_rbac(owner, ack_role), build_service(spec, owner, Role.LEGACY),
-            build_service(spec, owner, Role.HYBRID), *policy]
+    return [*build_rbac(owner, ack_role),
+            *(build(owner, role) for role in Role
+              for build in (partial(build_service, spec), build_disruption_budget)),
+            *policy]

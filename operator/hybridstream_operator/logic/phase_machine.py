@@ -2,9 +2,9 @@
 
 One call is one reconcile pass. It never awaits and never talks to anything, so every
 transition is a table-driven unit test and a restarted operator replays from status alone.
-Order inside a pass: manual intent → firing alert → analysis verdicts → routing handover →
-step timers. The I/O layer then publishes routing, emits Events, converges the Deployments
-to ``status.replicas`` and persists the status once.
+Order inside a pass: manual intent → firing alert → analysis verdicts → coverage watchdog →
+routing handover → step timers. The I/O layer then publishes routing, emits Events,
+converges the Deployments to ``status.replicas`` and persists the status once.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from hybridstream.routing import FORWARDING_MODES, RoutingDocument
+from hybridstream.routing import FORWARDING_MODES, Role, RoutingDocument
 
 from hybridstream_operator.logic import steps
+from hybridstream_operator.logic.coverage import assess_coverage, cover_for_legacy
 from hybridstream_operator.logic.handover import HandoverView, assess_settled, decide_routing
 from hybridstream_operator.logic.verdicts import (
     Breach,
@@ -76,6 +77,7 @@ class _Pass:
         self._handle_intent()
         self._handle_alerts()
         self._handle_samples()
+        self._watch_coverage()
         self._progress()
         self._bookkeep()
 
@@ -179,12 +181,46 @@ class _Pass:
         if self.status.phase in PROGRESSING:
             self._pause(breach.message)
 
+    def _watch_coverage(self) -> None:
+        """Buckets one side forwards alone while it has no Ready, acked pod, for longer than
+        the coverage deadline: a dead hybrid (the candidate) rolls back; a dead legacy's
+        buckets go to hybrid until legacy serves again. Acts once per outage."""
+        found = assess_coverage(self._in_force(), self.obs.legacy_acks, self.obs.hybrid_acks)
+        state = self.status.coverage
+        if state.hybrid_covers_legacy and found.legacy_serving:
+            state.hybrid_covers_legacy = False
+            self._event(EventType.NORMAL, "CoverageRestored",
+                        "legacy pods serve again: they take their buckets back")
+        state.uncovered_buckets = found.uncovered
+        if not found.uncovered:
+            state.uncovered_since = None
+            return
+        state.uncovered_since = state.uncovered_since or self.now
+        deadline = self.spec.steps.coverage_deadline
+        if self.now - state.uncovered_since < parse_duration(deadline):
+            return
+        side = found.down
+        message = (f"{found.uncovered} buckets had no forwarder for {deadline}: no Ready "
+                   f"{side} pod applied the routing")
+        if side is Role.HYBRID and self.status.phase in ABORTABLE:
+            self._apply_breach(Breach("uncovered-buckets", BreachAction.ROLLBACK,
+                                      str(found.uncovered), message), source="coverage")
+        elif side is Role.LEGACY and found.hybrid_serving and not state.hybrid_covers_legacy:
+            state.hybrid_covers_legacy = True
+            self._record_failure("coverage", "uncovered-buckets", str(found.uncovered),
+                                 "handover", f"{message}; hybrid forwards them until legacy "
+                                 "serves again")
+            if self.status.phase in PROGRESSING:
+                self._pause(message)
+
     # -- progression -------------------------------------------------------------------
     def _progress(self) -> None:
         phase = self.status.phase
         rolling_back = phase in (Phase.ROLLING_BACK, Phase.ROLLED_BACK)
         target_phase = steps.effective_phase(self.status)
         target = steps.build_target(self.spec, target_phase, self.status.step_index)
+        if self.status.coverage.hybrid_covers_legacy:
+            target = cover_for_legacy(target)
         current = self._current_routing()
         view = HandoverView(
             self.obs.legacy_acks,
@@ -294,20 +330,22 @@ class _Pass:
             status.message = "rolled back; keeping hybrid until legacy is healthy"
 
     # -- routing -----------------------------------------------------------------------
-    def _current_routing(self) -> RoutingDocument:
-        """The published document; the status mirror when the ConfigMap is missing or
-        older than what we know we published (then it is republished first)."""
+    def _in_force(self) -> RoutingDocument:
+        """The published document, or the status mirror when the ConfigMap is missing or
+        older than what we know we published."""
         r = self.status.routing
-        mirrored = RoutingDocument(
-            generation=r.generation,
-            hybridMode=r.hybrid_mode,
-            hybridHigh=r.hybrid_high,
-            legacyLow=r.legacy_low,
-        )
         published = self.obs.published
-        if published is not None and published.generation >= mirrored.generation:
+        if published is not None and published.generation >= r.generation:
             return published
-        republish = mirrored.model_copy(update={"generation": mirrored.generation + 1})
+        return RoutingDocument(generation=r.generation, hybridMode=r.hybrid_mode,
+                               hybridHigh=r.hybrid_high, legacyLow=r.legacy_low)
+
+    def _current_routing(self) -> RoutingDocument:
+        """The document in force; the mirror is republished first when the ConfigMap lags."""
+        current = self._in_force()
+        if current is self.obs.published:
+            return current
+        republish = current.model_copy(update={"generation": current.generation + 1})
         self._publish(republish)
         return republish
 

@@ -59,6 +59,7 @@ IntervalDuration = bounded_duration("1s", "1h")
 TimeoutDuration = bounded_duration("100ms", "60s")
 WindowDuration = bounded_duration("30s", "24h")
 DelayDuration = bounded_duration("0s", "24h")
+CoverageDuration = bounded_duration("1s", "10m")
 
 
 def _map_list(key: str) -> dict[str, object]:
@@ -151,8 +152,11 @@ class Sink(CamelModel):
 
 
 class Replicas(CamelModel):
-    legacy: Annotated[int, Field(ge=1, le=50)] = 1
-    hybrid: Annotated[int, Field(ge=1, le=50)] = 1
+    """Two per side by default: one pod lost (a node drain, a crash) never leaves a side's
+    buckets without a forwarder (each side also gets a PodDisruptionBudget)."""
+
+    legacy: Annotated[int, Field(ge=1, le=50)] = 2
+    hybrid: Annotated[int, Field(ge=1, le=50)] = 2
 
 
 class EnvVar(CamelModel):
@@ -252,6 +256,12 @@ class Steps(CamelModel):
         default="10m",
         description="a step whose routing is not in force (pods not ready or not acking) "
         "this long after it began rolls back",
+    )
+    coverage_deadline: CoverageDuration = Field(
+        default="20s",
+        description="buckets that only one side forwards and that side has no Ready, acked "
+        "pod this long: a dead hybrid rolls back, a dead legacy's buckets go to hybrid until "
+        "it recovers (well under the 60 s no-events warning)",
     )
     canary: Timed = Field(default_factory=lambda: Timed(duration="48h"))
     parallel: Timed = Field(default_factory=lambda: Timed(duration="24h"))

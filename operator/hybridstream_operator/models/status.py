@@ -69,12 +69,23 @@ class RoutingStatus(StatusModel):
 class FailureRecord(StatusModel):
     """Why the rollout stopped: the metric or alert and the value that breached."""
 
-    source: str  # "metric", "alert", "manual"
+    source: str  # "metric", "alert", "manual", "deadline", "coverage"
     name: str
     value: str | None = None
     action: str
     message: str
     at: datetime
+
+
+class CoverageStatus(StatusModel):
+    """What the coverage watchdog sees (logic/coverage.py)."""
+
+    uncovered_buckets: int = Field(default=0, description="buckets no Ready, acked pod "
+                                   "forwards")
+    uncovered_since: datetime | None = None
+    hybrid_covers_legacy: bool = Field(
+        default=False, description="legacy lost every pod: hybrid forwards its buckets too "
+        "until legacy serves again")
 
 
 class ReplicaStatus(StatusModel):
@@ -118,6 +129,7 @@ class RolloutStatus(StatusModel):
     routing: RoutingStatus = Field(default_factory=RoutingStatus)
     replicas: ReplicaStatus = Field(default_factory=ReplicaStatus)
     analysis: AnalysisStatus = Field(default_factory=AnalysisStatus)
+    coverage: CoverageStatus = Field(default_factory=CoverageStatus)
     last_failure: FailureRecord | None = None
     last_intent_id: str | None = None
     handled_alerts: list[str] = Field(default_factory=list, description="alert ids acted on")

@@ -185,7 +185,23 @@ def _processing_errors() -> dict[str, Any]:
     ]}
 
 
+def _uncovered() -> dict[str, Any]:
+    # The operator's gauge, per rollout (several operator replicas may export it: max).
+    gauge = "hybridstream_operator_uncovered_buckets"
+    operator = {"job": "operator", "instance": "10.0.1.1:8081"}
+    sick = {"namespace": "trading", "rollout": "pos"}
+    return {"name": "uncovered", "interval": "15s", "input_series": [
+        series(gauge, {**operator, **sick}, "0 0 50x10"),
+        series(gauge, {**operator, "namespace": "trading", "rollout": "fine"}, "0x12"),
+    ], "alert_rule_test": [
+        expect("HybridStreamUncoveredBuckets", "45s"),  # uncovered for 15 s only
+        expect("HybridStreamUncoveredBuckets", "75s", {"exp_labels": {
+            **sick, "severity": "critical", **RULE_LABELS}}),
+    ]}
+
+
 ALERT_TESTS: list[dict[str, Any]] = [
     _disconnected(), _no_events(), _reconnects(), _subscription_failures(),
     _subscriptions_missing(), _latency(), _divergence(), _memory_growth(), _processing_errors(),
+    _uncovered(),
 ]

@@ -18,7 +18,7 @@ from hybridstream_operator.models.defaults import DEFAULT_ALERT_NAMES, HYBRID_PO
 from hybridstream_operator.models.spec import Analysis
 
 from tests.integration.charts.helm import Helm, one
-from tests.integration.charts.metric_names import METRIC_NAME, stream_series
+from tests.integration.charts.metric_names import METRIC_NAME, operator_series, stream_series
 from tests.integration.charts.promtool_cases import ALERT_TESTS
 
 #: alert -> (severity, number that must appear in its expression as "> N"), from seed 000
@@ -62,7 +62,8 @@ def run_promtool(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_every_seed_threshold_is_an_alert(helm: Helm) -> None:
     alerts = alerts_by_name(rule_groups(helm))
-    assert set(SEED_THRESHOLDS) | {"HybridStreamSubscriptionsMissing"} == set(alerts)
+    assert set(SEED_THRESHOLDS) | {"HybridStreamSubscriptionsMissing",
+                                   "HybridStreamUncoveredBuckets"} == set(alerts)
     for name, (severity, number) in SEED_THRESHOLDS.items():
         rule = alerts[name]
         assert rule["labels"]["severity"] == severity, name
@@ -76,8 +77,13 @@ def test_every_seed_threshold_is_an_alert(helm: Helm) -> None:
 
 
 def test_alerts_use_only_series_the_stream_exports(helm: Helm) -> None:
+    """Stream alerts on the stream's series; the coverage alert on the operator's."""
+    alerts = alerts_by_name(rule_groups(helm))
+    coverage = alerts.pop("HybridStreamUncoveredBuckets")
+    assert set(METRIC_NAME.findall(coverage["expr"])) == {
+        "hybridstream_operator_uncovered_buckets"} <= operator_series()
     known = stream_series()
-    for name, rule in alerts_by_name(rule_groups(helm)).items():
+    for name, rule in alerts.items():
         used = set(METRIC_NAME.findall(rule["expr"]))
         assert used and used <= known, (name, used - known)
 
@@ -121,8 +127,10 @@ def test_thresholds_and_selector_are_configurable(helm: Helm) -> None:
     alerts = alerts_by_name(groups)
     assert "> 45)" in alerts["HybridStreamDisconnectedWarning"]["expr"]
     assert alerts["HybridStreamPriceDivergenceCritical"]["expr"].endswith("> 0.02")
-    for rule in alerts.values():
+    for name, rule in alerts.items():
         assert rule["labels"]["team"] == "bots"
+        if name == "HybridStreamUncoveredBuckets":
+            continue  # the operator's series: the stream selector does not apply
         selectors = re.findall(r"(?:hybridstream_\w+|process_resident_memory_bytes)(\{[^}]*\})",
                                rule["expr"])
         assert selectors, rule["expr"]
@@ -135,7 +143,7 @@ def test_promtool_check_rules_accepts_the_rendered_rules(helm: Helm, tmp_path: P
         rules.write_text(yaml.safe_dump({"groups": rule_groups(helm, values)}))
         result = run_promtool("check", "rules", str(rules))
         assert result.returncode == 0, result.stdout + result.stderr
-        assert "SUCCESS: 14 rules found" in result.stdout + result.stderr
+        assert "SUCCESS: 15 rules found" in result.stdout + result.stderr
 
 
 def test_promtool_check_rules_rejects_a_broken_expression(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 import sys
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,7 +190,8 @@ def rollout_manifest(name: str, prometheus_url: str, **steps: Any) -> dict[str, 
         "metadata": {"name": name},
         "spec": {
             "workload": {"image": "hybridstream:test", "network": "testnet",
-                         "credentialsSecret": {"name": "bybit-creds"}},
+                         "credentialsSecret": {"name": "bybit-creds"},
+                         "replicas": {"legacy": 1, "hybrid": 1}},
             "steps": spec_steps,
             "analysis": {"prometheus": {"address": prometheus_url, "timeout": "900ms"},
                          "interval": "1s", "metrics": [metric],
@@ -230,3 +232,25 @@ async def scrape_operator(url: str) -> dict[tuple[str, tuple[tuple[str, str], ..
         text = await r.text()
     return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
             for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+async def promote_to(env, name: str, phase: str, index: int | None = None,
+                     retired: bool = False) -> dict:
+    """Walk a slow rollout forward with ``promote`` intents until it reaches ``phase``
+    (one intent at a time: the next only after the operator recorded the previous one)."""
+    sent: list[str] = []
+    last: dict = {}
+
+    async def check():
+        st = last["status"] = await env.status(name)
+        here = st.get("phase") == phase and st.get("stepIndex") == index \
+            and st.get("stepStartedAt") and (not retired or st.get("legacyRetiredAt"))
+        if here:
+            return st
+        consumed = not sent or st.get("lastIntentId") == sent[-1]
+        if consumed and st.get("stepStartedAt") and not st.get("promoteRequested"):
+            sent.append(uuid.uuid4().hex)
+            await send_intent(env.custom, env.namespace, name, "promote", sent[-1])
+        return None
+    return await wait_until(check, within=90, what=f"{name} promoted to {phase}/{index}",
+                            diagnostics=lambda: f"{last}\n{env.operator.tail()}")

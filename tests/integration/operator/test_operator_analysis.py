@@ -7,7 +7,6 @@ real chain Prometheus rule -> Alertmanager -> operator webhook."""
 from __future__ import annotations
 
 import time
-import uuid
 
 import aiohttp
 import pytest
@@ -16,6 +15,7 @@ from hybridstream.routing import Mode
 from operator_harness import (
     SLOW,
     TOKEN,
+    promote_to,
     rollout_manifest,
     scrape_operator,
     send_intent,
@@ -24,28 +24,6 @@ from operator_harness import (
 
 from tests.plugins.alertmanager import webhook_config
 from tests.plugins.prometheus import scrape_config
-
-
-async def promote_to(env, name: str, phase: str, index: int | None = None,
-                     retired: bool = False) -> dict:
-    """Walk a slow rollout forward with ``promote`` intents until it reaches ``phase``
-    (one intent at a time: the next only after the operator recorded the previous one)."""
-    sent: list[str] = []
-    last: dict = {}
-
-    async def check():
-        st = last["status"] = await env.status(name)
-        here = st.get("phase") == phase and st.get("stepIndex") == index \
-            and st.get("stepStartedAt") and (not retired or st.get("legacyRetiredAt"))
-        if here:
-            return st
-        consumed = not sent or st.get("lastIntentId") == sent[-1]
-        if consumed and st.get("stepStartedAt") and not st.get("promoteRequested"):
-            sent.append(uuid.uuid4().hex)
-            await send_intent(env.custom, env.namespace, name, "promote", sent[-1])
-        return None
-    return await wait_until(check, within=90, what=f"{name} promoted to {phase}/{index}",
-                            diagnostics=lambda: f"{last}\n{env.operator.tail()}")
 
 
 @pytest.mark.parametrize("where", [

@@ -29,7 +29,8 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 def make_spec(**overrides: Any) -> RolloutSpec:
     """A spec with second-scale steps and one simple metric."""
     body: dict[str, Any] = {
-        "workload": {"image": "hybridstream:test", "credentialsSecret": {"name": "creds"}},
+        "workload": {"image": "hybridstream:test", "credentialsSecret": {"name": "creds"},
+                     "replicas": {"legacy": 1, "hybrid": 1}},
         "steps": {
             "canary": {"duration": "10s"},
             "parallel": {"duration": "10s"},
@@ -63,7 +64,8 @@ def healthy(n: int = 1) -> DeploymentState:
 
 @dataclass
 class World:
-    """Pods that apply every published document at once (``lagging`` freezes a side)."""
+    """Pods that apply every published document at once (``frozen`` stops a side from
+    applying; ``down`` takes every pod of a side away: none Ready, nothing acked)."""
 
     spec: RolloutSpec
     status: RolloutStatus = field(default_factory=RolloutStatus)
@@ -72,6 +74,7 @@ class World:
     legacy_applied: int = 0
     hybrid_applied: int = 0
     frozen: set[str] = field(default_factory=set)
+    down: set[str] = field(default_factory=set)
     events: list[EmitEvent] = field(default_factory=list)
     published_docs: list[RoutingDocument] = field(default_factory=list)
 
@@ -88,6 +91,10 @@ class World:
         )
         if "legacy" in self.frozen and self.status.replicas.legacy == 0:
             legacy = DeploymentState(exists=True)
+        if "legacy" in self.down:
+            legacy = DeploymentState(exists=True, desired=legacy.desired)
+        if "hybrid" in self.down:
+            hybrid = DeploymentState(exists=True, desired=hybrid.desired)
         obs = Observations(
             legacy=legacy if self.status.phase.value != "Pending" else healthy(),
             hybrid=hybrid if self.status.phase.value != "Pending" else healthy(),

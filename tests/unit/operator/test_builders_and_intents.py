@@ -27,7 +27,7 @@ from hybridstream_operator.logic.intents import (
     parse_intent,
 )
 from hybridstream_operator.models.observations import AlertSignal, IntentKind
-from hybridstream_operator.models.spec import RESERVED_ENV
+from hybridstream_operator.models.spec import RESERVED_ENV, RolloutSpec
 from hybridstream_operator.plugin import build_detail, build_history, build_table
 from rollout_world import make_spec
 
@@ -112,7 +112,23 @@ def test_rbac_is_the_minimum_the_stream_needs():
                               "name": "hs-stream-ack"}
     kinds = [m["kind"] for m in build_static_resources(make_spec(), OWNER, "hs-stream-ack")]
     assert kinds == ["ServiceAccount", "Role", "RoleBinding", "RoleBinding", "Service",
-                     "Service", "NetworkPolicy"]
+                     "PodDisruptionBudget", "Service", "PodDisruptionBudget", "NetworkPolicy"]
+
+
+def test_each_side_survives_losing_one_pod_by_default():
+    spec = RolloutSpec.model_validate(
+        {"workload": {"image": "x", "credentialsSecret": {"name": "c"}}})
+    assert (spec.workload.replicas.legacy, spec.workload.replicas.hybrid) == (2, 2)
+    budgets = {m["metadata"]["name"]: m["spec"] for m in build_static_resources(
+        spec, OWNER, "hs-stream-ack") if m["kind"] == "PodDisruptionBudget"}
+    for role in Role:
+        selector = build_deployment(spec, OWNER, role, 2)["spec"]["selector"]
+        assert budgets[f"pos-{role.value}"] == {"selector": selector, "maxUnavailable": 1}
+        pod = build_deployment(spec, OWNER, role, 2)["spec"]["template"]["spec"]
+        (term,) = pod["affinity"]["podAntiAffinity"][
+            "preferredDuringSchedulingIgnoredDuringExecution"]
+        assert term["podAffinityTerm"] == {"labelSelector": selector,
+                                           "topologyKey": "kubernetes.io/hostname"}
 
 
 def test_network_policy_admits_only_the_metrics_port_from_chosen_namespaces():
