@@ -85,7 +85,7 @@ class StreamSettings(BaseSettings):
         default=None, validation_alias="HYBRID_SPILL_DIR",
         description="where events wait on disk while the sink is down and at shutdown "
                     "(none: memory only, and what is left at shutdown is lost)")
-    spill_max_bytes: int = Field(default=128 * 1024 * 1024, ge=1 << 20,
+    spill_max_bytes: int = Field(default=128 * 1024 * 1024, ge=4096,
                                  validation_alias="HYBRID_SPILL_MAX_BYTES")
     drain_timeout: float = Field(
         default=10.0, gt=0, validation_alias="HYBRID_DRAIN_TIMEOUT",

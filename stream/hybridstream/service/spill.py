@@ -59,7 +59,9 @@ class SpillDir:
         self.path = path
         self.max_bytes = max_bytes
         self._on_dropped = on_dropped
-        self._segment_bytes = segment_bytes
+        # a sixteenth of the bound at most: the head segment, read for delivery, is never
+        # compacted, so it must not be most of the spill
+        self._segment_bytes = min(segment_bytes, max(max_bytes // 16, 1))
         path.mkdir(parents=True, exist_ok=True)
         self._lock = (path / "lock").open("a")
         try:

@@ -146,8 +146,7 @@ def test_a_full_spill_drops_superseded_positions_only(tmp_path: Path) -> None:
 
     def count(kind: str, n: int) -> None:
         dropped[kind] += n
-    spill = SpillDir(tmp_path, 1 << 20, count, segment_bytes=8_000)
-    spill.max_bytes = 40_000  # below the settings' floor: a small test
+    spill = SpillDir(tmp_path, 40_000, count)
     sent = []
     n = 0
     while True:  # positions fill it; orders among them
@@ -205,8 +204,7 @@ async def deliver_all(pipeline: Pipeline) -> None:
 async def test_outage_spill_and_overflow_deliver_everything_in_order(tmp_path: Path) -> None:
     """Memory (capacity 20) fills, then the spill (small), then memory past every bound;
     the sink fails 50 times meanwhile. Every order arrives, per symbol in order."""
-    spill = SpillDir(tmp_path, 1 << 20)
-    spill.max_bytes = 12_000
+    spill = SpillDir(tmp_path, 12_000)
     outbox = Outbox(20, spill)
     sink = FlakySink(down_for=50)
     pipeline = build_pipeline(sink, outbox)
