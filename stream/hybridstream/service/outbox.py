@@ -62,18 +62,17 @@ class Outbox:
 
     def put(self, event: Event) -> bool:
         """Queue an event without blocking; False if it went past every bound."""
-        if not self._overflow and not self.spilled and (
-                len(self._memory) < self.capacity or self._memory.holds_key_of(event)):
-            self._memory.put(event)
-        elif not self._overflow and self.spill is not None and self.spill.append(event):
-            pass
-        else:
-            self._overflow.put(event)
-            self.overflowed += 1
-            self._ready.set()
-            return False
         self._ready.set()
-        return True
+        if not self._overflow:  # else it must queue behind the overflow
+            if not self.spilled and (len(self._memory) < self.capacity
+                                     or self._memory.holds_key_of(event)):
+                self._memory.put(event)
+                return True
+            if self.spill is not None and self.spill.append(event):
+                return True
+        self._overflow.put(event)
+        self.overflowed += 1
+        return False
 
     def close(self) -> None:
         """Shutdown: ``next_batch`` hands out what is left, then returns ``[]``."""

@@ -207,8 +207,10 @@ class SpillDir:
         first = self._segments[0].number if self._segments else FIRST_SEGMENT
         segment = self._new_segment(first - 1)
         self._segments.appendleft(segment)
-        for line in map(encode, events):
-            self._writer.write(line)  # type: ignore[union-attr]
+        lines = [encode(e) for e in events]
+        assert self._writer is not None
+        self._writer.write(b"".join(lines))
+        for line in lines:
             segment.count(line)
         self._close_writer()
 
