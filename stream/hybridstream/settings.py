@@ -79,7 +79,20 @@ class StreamSettings(BaseSettings):
                                       validation_alias="HYBRID_TICKER_STALE_AFTER")
     backoff_base: float = Field(default=0.5, gt=0, validation_alias="HYBRID_BACKOFF_BASE")
     backoff_cap: float = Field(default=30.0, gt=0, validation_alias="HYBRID_BACKOFF_CAP")
-    queue_size: int = Field(default=10_000, ge=1, validation_alias="HYBRID_QUEUE_SIZE")
+    queue_size: int = Field(default=10_000, ge=1, validation_alias="HYBRID_QUEUE_SIZE",
+                            description="events the outbox holds in memory before spilling")
+    spill_dir: Path | None = Field(
+        default=None, validation_alias="HYBRID_SPILL_DIR",
+        description="where events wait on disk while the sink is down and at shutdown "
+                    "(none: memory only, and what is left at shutdown is lost)")
+    spill_max_bytes: int = Field(default=128 * 1024 * 1024, ge=4096,
+                                 validation_alias="HYBRID_SPILL_MAX_BYTES")
+    drain_timeout: float = Field(
+        default=10.0, gt=0, validation_alias="HYBRID_DRAIN_TIMEOUT",
+        description="seconds a shutdown delivers for before persisting what is left")
+    sink_backoff_base: float = Field(default=0.2, gt=0,
+                                     validation_alias="HYBRID_SINK_BACKOFF_BASE")
+    sink_backoff_cap: float = Field(default=5.0, gt=0, validation_alias="HYBRID_SINK_BACKOFF_CAP")
 
     @property
     def rest_url(self) -> str:

@@ -31,6 +31,21 @@ class Owner:
                 "uid": self.uid, "controller": True, "blockOwnerDeletion": True}
 
 
+#: Where a stream pod keeps events its sink has not taken (docs/delivery.md): its own
+#: emptyDir, so that a full spill cannot starve /tmp. An emptyDir outlives container
+#: restarts, not the pod: a pod that is replaced drains first (terminationGracePeriod).
+SPILL_PATH = "/var/lib/hybridstream/spill"
+SPILL_MAX_BYTES = 128 * 1024 * 1024
+#: the bound plus headroom for what a shutdown persists beyond it (the memory queue):
+#: the kubelet evicts a pod whose emptyDir exceeds its sizeLimit
+SPILL_SIZE_LIMIT = "192Mi"
+#: SIGTERM: producers stop, delivery goes on for DRAIN_SECONDS, an attempt under way gets
+#: the stream's SEND_GRACE (10 s) more, then what is left is written to the spill; the
+#: grace period covers all of it, with 5 s to persist and close.
+DRAIN_SECONDS = 15
+TERMINATION_GRACE_SECONDS = DRAIN_SECONDS + 10 + 5
+
+
 def deployment_name(rollout: str, role: Role) -> str:
     """``<rollout>-legacy`` / ``<rollout>-hybrid``."""
     return f"{rollout}-{role.value}"
@@ -87,6 +102,9 @@ def _env(spec: RolloutSpec, owner: Owner, role: Role) -> list[dict[str, Any]]:
         from_field("POD_NAME", "metadata.name"),
         from_field("POD_NAMESPACE", "metadata.namespace"),
         {"name": "HYBRID_HTTP_PORT", "value": str(w.metrics_port)},
+        {"name": "HYBRID_SPILL_DIR", "value": SPILL_PATH},
+        {"name": "HYBRID_SPILL_MAX_BYTES", "value": str(SPILL_MAX_BYTES)},
+        {"name": "HYBRID_DRAIN_TIMEOUT", "value": str(DRAIN_SECONDS)},
     ]
     if w.status_token_secret:
         ref = w.status_token_secret
@@ -120,7 +138,8 @@ def build_deployment(spec: RolloutSpec, owner: Owner, role: Role, replicas: int)
         "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                             "runAsNonRoot": True, "runAsUser": RUN_AS_USER,
                             "capabilities": {"drop": ["ALL"]}},
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"},
+                         {"name": "spill", "mountPath": SPILL_PATH}],
     }
     labels = build_labels(owner.name, role)
     return {
@@ -142,7 +161,7 @@ def build_deployment(spec: RolloutSpec, owner: Owner, role: Role, replicas: int)
                     "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS_USER,
                                         "fsGroup": RUN_AS_USER,
                                         "seccompProfile": {"type": "RuntimeDefault"}},
-                    "terminationGracePeriodSeconds": 30,
+                    "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
                     # one node lost must not take every pod of a side (soft: a one-node
                     # cluster still schedules them)
                     "affinity": {"podAntiAffinity": {
@@ -152,7 +171,9 @@ def build_deployment(spec: RolloutSpec, owner: Owner, role: Role, replicas: int)
                                     "matchLabels": build_selector(owner.name, role)},
                                 "topologyKey": "kubernetes.io/hostname"}}]}},
                     "containers": [container],
-                    "volumes": [{"name": "tmp", "emptyDir": {}}],
+                    "volumes": [{"name": "tmp", "emptyDir": {}},
+                                {"name": "spill",
+                                 "emptyDir": {"sizeLimit": SPILL_SIZE_LIMIT}}],
                 },
             },
         },

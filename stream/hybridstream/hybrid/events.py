@@ -71,3 +71,10 @@ def to_microseconds(ms: float) -> float:
     closest to ``k / 1000``, so it prints with at most three decimals. Within a microsecond
     of ``round(ms, 3)``, at a third of its cost."""
     return int(ms * 1000) / 1000
+
+
+def event_from_dict(wire: dict[str, Any]) -> Event:
+    """The inverse of :meth:`Event.to_dict` (a spilled event read back); ``emitTime`` is
+    not kept: it is stamped again when the event is finally handed to a sink."""
+    return Event(EventType(wire["type"]), Source(wire["source"]), wire["symbol"], wire["data"],
+                 wire["seq"], wire["exchangeTime"], wire["receiveTime"])

@@ -2,13 +2,15 @@
 
 ``StreamService`` is an async context manager so tests run a real service in-process (over
 real sockets) with the same code path as ``hybridstream run``. Shutdown (SIGTERM) stops the
-producers first, then drains the outbox into the sink, then closes sockets and the sink.
+producers first, then drains the outbox into the sink for at most ``HYBRID_DRAIN_TIMEOUT``,
+persists what is left to the spill directory, then closes sockets and the sink.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from types import TracebackType
 from typing import Any, Self
 
@@ -32,11 +34,14 @@ from hybridstream.service.routing_source import (
 )
 from hybridstream.service.sinks import Sink, build_sink
 from hybridstream.service.sockets import ClientConfig, SocketPolicy
+from hybridstream.service.spill import SpillDir
 from hybridstream.service.status_server import build_app, start_server
 from hybridstream.settings import StreamSettings
 
 log = logging.getLogger(__name__)
-DRAIN_TIMEOUT = 10.0
+#: beyond the drain timeout, for a sink attempt under way when it passes (the webhook
+#: timeout); after it the attempt is cancelled and its batch persisted, undelivered
+SEND_GRACE = 10.0
 
 
 class StreamService:
@@ -47,8 +52,15 @@ class StreamService:
         self.role = role_of(settings.mode)
         self.metrics = StreamMetrics(scope_labels(settings.rollout, settings.pod_namespace,
                                                   settings.pod_name))
-        self.pipeline = Pipeline(self.role, self.metrics, Outbox(settings.queue_size),
-                                 sink or build_sink(settings))
+        spill = None
+        if settings.spill_dir is not None:
+            dropped = self.metrics.events_dropped
+            spill = SpillDir(settings.spill_dir, settings.spill_max_bytes,
+                             lambda kind, n: dropped.labels(type=kind, reason="spill_full").inc(n))
+        self.pipeline = Pipeline(self.role, self.metrics, Outbox(settings.queue_size, spill),
+                                 sink or build_sink(settings),
+                                 backoff=Backoff(base=settings.sink_backoff_base,
+                                                 cap=settings.sink_backoff_cap))
         self.credentials = Credentials(settings.api_key.get_secret_value(),
                                        settings.api_secret.get_secret_value())
         self.stop = asyncio.Event()
@@ -113,17 +125,32 @@ class StreamService:
         log.info("stream stopped")
 
     async def _finish_drain(self, drain: asyncio.Task[None]) -> None:
-        """Deliver the batch in flight and everything queued, within DRAIN_TIMEOUT; what is
-        still queued after that is lost, and logged."""
-        outbox = self.pipeline.outbox
+        """Deliver the batch in flight and everything queued within the drain timeout,
+        then persist what is left to the spill directory (lost, and logged, without one)."""
+        outbox, timeout = self.pipeline.outbox, self.settings.drain_timeout
         outbox.close()
+        self.pipeline.deadline = time.monotonic() + timeout
         try:
-            await asyncio.wait_for(drain, DRAIN_TIMEOUT)
+            await asyncio.wait_for(drain, timeout + SEND_GRACE)
         except TimeoutError:
-            log.error("sink: %d events undelivered after %.0f s of shutdown", len(outbox),
-                      DRAIN_TIMEOUT)
+            log.error("sink: an attempt still hung %.0f s after the drain timeout",
+                      SEND_GRACE)
         except Exception:  # a bug killed the drain earlier; nothing reported it yet
             log.exception("sink: the drain task failed")
+        left = len(outbox)
+        try:
+            lost = outbox.persist()
+        except OSError as exc:
+            lost = left - outbox.spilled
+            log.error("spill: persisting failed (%s)", exc.__class__.__name__)
+        if outbox.spill is not None:
+            outbox.spill.close()
+        if lost:
+            log.error("sink: %d events undelivered after %.0f s of shutdown, lost", lost,
+                      timeout)
+        elif left:
+            log.warning("sink: %d events undelivered after %.0f s of shutdown, kept in %s for "
+                        "the next start", left, timeout, self.settings.spill_dir)
 
     async def _start_routing_source(self) -> None:
         s = self.settings
@@ -175,7 +202,10 @@ class StreamService:
             return
 
     def is_ready(self) -> bool:
-        """Readiness: hybrid authenticated + seeded + public up; legacy polled once."""
+        """Readiness: hybrid authenticated + seeded + public up; legacy polled once; and
+        the sink takes deliveries (events only wait while it does not)."""
+        if not self.pipeline.health.up:
+            return False
         if self.hybrid is not None:
             return self.hybrid.ready
         return self.poller is not None and self.poller.ready
@@ -195,7 +225,12 @@ class StreamService:
                         "forwardLow": low, "forwardHigh": high,
                         "ackedGeneration": self.acked_generation},
             "queue": {"depth": len(outbox), "capacity": outbox.capacity,
-                      "coalesced": outbox.coalesced_total, "overflowed": outbox.overflowed},
+                      "inMemory": outbox.in_memory, "spilled": outbox.spilled,
+                      "spilledBytes": outbox.spill.bytes if outbox.spill else 0,
+                      "spillMaxBytes": outbox.spill.max_bytes if outbox.spill else 0,
+                      "coalesced": outbox.coalesced_total, "overflowed": outbox.overflowed,
+                      "dropped": dict(outbox.spill.dropped) if outbox.spill else {}},
+            "sink": {"kind": self.settings.sink.value, **self.pipeline.health.status()},
             "stats": dict(self.pipeline.stats),
         }
         if self.hybrid is not None:

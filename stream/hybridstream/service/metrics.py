@@ -26,6 +26,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import HistogramMetricFamily, Metric
 
+from hybridstream.hybrid.events import EventType
 from hybridstream.routing import SCOPE_NAMESPACE, SCOPE_POD, SCOPE_ROLLOUT, Mode, role_of
 
 SOCKETS = ("private", "public")
@@ -34,6 +35,10 @@ SOURCES = ("hybrid", "rest")
 # "critical error in event processing" rollback trigger.
 ERROR_CATEGORIES = ("auth", "rate_limit", "subscription", "heartbeat", "parse", "sink",
                     "processing")
+
+# why an event was never delivered: superseded position snapshot dropped from a full spill,
+# or refused by the receiver (HTTP 400/413/415/422) and set aside
+DROP_REASONS = ("spill_full", "rejected")
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -153,6 +158,16 @@ class StreamMetrics:
         self.routing_range = Gauge(p + "routing_range", "Forwarded bucket range", ["bound"],
                                    registry=r)
         self.errors = Counter(p + "errors", "Errors by category", ["category"], registry=r)
+        self.events_buffered = Gauge(p + "events_buffered",
+                                     "Events waiting for the sink", ["where"], registry=r)
+        self.spill_bytes = Gauge(p + "spill_bytes", "Bytes of events spilled to disk",
+                                 registry=r)
+        self.sink_up = Gauge(p + "sink_up", "0 while sink deliveries fail and are retried",
+                             registry=r)
+        self.sink_retries = Counter(p + "sink_retries", "Failed sink deliveries, retried",
+                                    registry=r)
+        self.events_dropped = Counter(p + "events_dropped", "Events never delivered",
+                                      ["type", "reason"], registry=r)
         self.mode = Gauge(p + "mode", "1 for the active mode", ["mode", "role"], registry=r)
         self._down_since: dict[str, float | None] = {}
         self._divergence_symbols: set[str] = set()
@@ -168,6 +183,10 @@ class StreamMetrics:
         for source in SOURCES:
             self.events_forwarded.labels(source=source)
             self.tick_to_emit.labels(source=source)
+        self.sink_up.set(1)
+        for kind in EventType:
+            for reason in DROP_REASONS:
+                self.events_dropped.labels(type=kind.value, reason=reason)
         for result in ("agree", "warn", "critical"):
             self.price_comparisons.labels(result=result)
         # Children resolved once: ``labels()`` per delivered event was a hot-path cost.

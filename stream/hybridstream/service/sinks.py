@@ -1,11 +1,11 @@
 """Where forwarded events go: JSON lines on stdout (default), an HTTP webhook, or a Redis
-Stream. A sink takes a batch of wire dicts; failures raise :class:`SinkError` after the
-sink's own retries, and the caller counts them (``hybridstream_errors_total{category="sink"}``).
+Stream. A sink makes one attempt per ``send`` and raises :class:`SinkError` if the batch was
+not delivered (:class:`SinkRejected` if the receiver refused its content); the pipeline
+retries, so that retrying and its bounds live in one place (docs/delivery.md).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from typing import IO, Any, Protocol
@@ -13,12 +13,17 @@ from typing import IO, Any, Protocol
 import aiohttp
 import redis.asyncio as redis_asyncio
 
-from hybridstream.hybrid.decisions import Backoff
+from hybridstream.hybrid.delivery import Verdict, classify_http_status
 from hybridstream.settings import SinkKind, StreamSettings
 
 
 class SinkError(RuntimeError):
     """A batch could not be delivered (message never contains credentials or URLs' auth)."""
+
+
+class SinkRejected(SinkError):
+    """The receiver refused the batch's content (HTTP 400, 413, 415, 422): sending the same
+    events again cannot succeed, other events can."""
 
 
 class Sink(Protocol):
@@ -34,39 +39,38 @@ class JsonLinesSink:
         self._stream = stream or sys.stdout
 
     async def send(self, batch: list[dict[str, Any]]) -> None:
-        self._stream.write("".join(json.dumps(e, separators=(",", ":")) + "\n" for e in batch))
-        self._stream.flush()
+        try:
+            self._stream.write("".join(json.dumps(e, separators=(",", ":")) + "\n"
+                                       for e in batch))
+            self._stream.flush()
+        except OSError as exc:  # a closed pipe: the reader may come back (a restart)
+            raise SinkError(f"stdout unavailable: {exc.__class__.__name__}") from None
 
     async def close(self) -> None:
         self._stream.flush()
 
 
 class WebhookSink:
-    """POST ``{"events": [...]}``; retries 5xx and connection errors with jittered backoff."""
+    """POST ``{"events": [...]}``; any 2xx delivers."""
 
-    def __init__(self, url: str, attempts: int = 6, backoff: Backoff | None = None) -> None:
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
         self._url = url
-        self._attempts = attempts
-        self._backoff = backoff or Backoff(base=0.2, cap=5.0)
+        self._timeout = timeout
         self._session: aiohttp.ClientSession | None = None
 
     async def send(self, batch: list[dict[str, Any]]) -> None:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        delays = self._backoff.delays()
-        last = "no attempt"
-        for _ in range(self._attempts):
-            try:
-                async with self._session.post(self._url, json={"events": batch}) as resp:
-                    if resp.status < 300:
-                        return
-                    last = f"HTTP {resp.status}"
-                    if resp.status < 500 and resp.status != 429:
-                        break  # the receiver rejects this batch; retrying cannot help
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                last = exc.__class__.__name__
-            await asyncio.sleep(next(delays))
-        raise SinkError(f"webhook delivery failed: {last}")
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._timeout))
+        try:
+            async with self._session.post(self._url, json={"events": batch}) as resp:
+                verdict = classify_http_status(resp.status)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise SinkError(f"webhook unavailable: {exc.__class__.__name__}") from None
+        if verdict is Verdict.REJECTED:
+            raise SinkRejected(f"webhook rejected the batch: HTTP {resp.status}")
+        if verdict is Verdict.UNAVAILABLE:
+            raise SinkError(f"webhook unavailable: HTTP {resp.status}")
 
     async def close(self) -> None:
         if self._session is not None:
@@ -77,7 +81,9 @@ class RedisStreamSink:
     """``XADD <stream> MAXLEN ~ <maxlen> * event <json>`` per event, one pipeline per batch."""
 
     def __init__(self, url: str, stream: str, maxlen: int = 100_000) -> None:
-        self._client = redis_asyncio.Redis.from_url(url)
+        # timeouts: a Redis that hangs must fail the attempt, not stall the drain for ever
+        self._client = redis_asyncio.Redis.from_url(url, socket_connect_timeout=5,
+                                                    socket_timeout=10)
         self._stream = stream
         self._maxlen = maxlen
 
@@ -89,7 +95,8 @@ class RedisStreamSink:
                               maxlen=self._maxlen, approximate=True)
                 await pipe.execute()
         except (redis_asyncio.RedisError, OSError) as exc:
-            raise SinkError(f"redis delivery failed: {exc.__class__.__name__}") from None
+            # a ResponseError (wrong key type, OOM) is a misconfigured sink: retried too
+            raise SinkError(f"redis unavailable: {exc.__class__.__name__}") from None
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -15,9 +15,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 from hybridstream.bybit.signing import rest_headers
 from hybridstream.service.app import StreamService
 from hybridstream.service.sinks import JsonLinesSink
+from hybridstream.service.status_server import start_server
 from hybridstream.settings import StreamSettings
 from hybridstream.simulator.app import Simulator
 
@@ -30,6 +32,37 @@ class EventBuffer(io.StringIO):
 
     def events(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.getvalue().splitlines() if line]
+
+
+class WebhookReceiver:
+    """A real aiohttp webhook receiver on loopback: answers ``status`` (change it to take
+    the receiver down or up) and keeps the events of every batch it answered 2xx, in
+    arrival order."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.status = status
+        self.events: list[dict[str, Any]] = []
+        self.answers: dict[int, int] = {}
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        status = self.status
+        if status < 300:
+            self.events.extend((await request.json())["events"])
+        self.answers[status] = self.answers.get(status, 0) + 1
+        return web.Response(status=status)
+
+    async def __aenter__(self) -> WebhookReceiver:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/hook", self._hook)
+        self._runner, port = await start_server(app, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{port}/hook"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
 
 
 def build_settings(sim: Simulator, **env: Any) -> StreamSettings:

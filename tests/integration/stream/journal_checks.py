@@ -38,3 +38,36 @@ def assess_journal(sim: Simulator, events: list[dict[str, Any]]) -> list[str]:
         if max(seqs) not in emitted.get(key, []):
             problems.append(f"{key}: newest seq {max(seqs)} never emitted ({emitted.get(key)})")
     return problems
+
+
+def trade(sim: Simulator, placed: dict[str, list[str]], symbols: list[str], count: int,
+          start: int = 0) -> None:
+    """``count`` market orders round the symbols, alternately buying and selling the
+    minimum size; each order's id is appended to ``placed[symbol]`` (placement order)."""
+    for i in range(start, start + count):
+        symbol = symbols[i % len(symbols)]
+        side = "Buy" if (i // len(symbols)) % 2 == 0 else "Sell"
+        reply = sim.control.open_position(KEY, symbol, side,
+                                          sim.market.instruments[symbol].min_qty)
+        placed[symbol].append(reply["orderId"])
+
+
+def assess_trades(placed: dict[str, list[str]], events: list[dict[str, Any]]) -> list[str]:
+    """Problems found (empty = consistent): per symbol, the order events and the execution
+    events name every order placed, in the order placed (first sightings: delivery is
+    at-least-once, a repeat is allowed), and nothing else."""
+    seen: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for e in events:
+        if e["type"] in ("order", "execution"):
+            ids = seen[(e["type"], e["symbol"])]
+            if e["data"]["orderId"] not in ids:
+                ids.append(e["data"]["orderId"])
+    problems = []
+    for symbol, order_ids in placed.items():
+        for kind in ("order", "execution"):
+            got = seen.get((kind, symbol), [])
+            if got != order_ids:
+                missing = len(set(order_ids) - set(got))
+                problems.append(f"{symbol} {kind}: {missing} of {len(order_ids)} missing or "
+                                f"out of order")
+    return problems

@@ -9,13 +9,13 @@ import pytest
 import redis
 from aiohttp import web
 from hybridstream.service.app import StreamService
-from hybridstream.service.sinks import RedisStreamSink, SinkError, WebhookSink
+from hybridstream.service.sinks import RedisStreamSink, SinkError, SinkRejected, WebhookSink
 from hybridstream.service.status_server import start_server
 from hybridstream.simulator.app import running_simulator
 
 from tests.plugins.processes import free_port
 
-from .harness import KEY, build_settings, eventually, open_positions
+from .harness import KEY, WebhookReceiver, build_settings, eventually, open_positions
 from .journal_checks import assess_journal
 
 EVENTS = [{"type": "execution", "symbol": "BTCUSDT", "seq": i, "data": {"execId": f"e{i}"}}
@@ -39,34 +39,30 @@ async def test_redis_sink_failure_is_a_sink_error_without_the_url() -> None:
     assert "hunter2pass" not in str(info.value)
 
 
-async def test_webhook_retries_server_errors_then_delivers() -> None:
-    received: list[list[dict]] = []
-    calls = {"n": 0}
-
-    async def hook(request: web.Request) -> web.Response:
-        calls["n"] += 1
-        if calls["n"] < 3:
-            return web.Response(status=503)
-        received.append((await request.json())["events"])
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner, port = await start_server(app, "127.0.0.1", 0)
-    sink = WebhookSink(f"http://127.0.0.1:{port}/hook")
-    try:
-        await sink.send(EVENTS)
-    finally:
-        await sink.close()
-        await runner.cleanup()
-    assert calls["n"] == 3 and received == [EVENTS]
-
-
-async def test_webhook_gives_up_with_a_sink_error() -> None:
-    sink = WebhookSink(f"http://127.0.0.1:{free_port()}/hook", attempts=2)
+async def test_webhook_sink_tells_an_unavailable_receiver_from_a_rejected_batch() -> None:
+    """One attempt per send (the pipeline retries): 5xx, 401/404/429 and a refused
+    connection are the receiver unavailable; 400/413/422 reject the content."""
+    async with WebhookReceiver() as receiver:
+        sink = WebhookSink(receiver.url)
+        try:
+            for status in (503, 401, 404, 429):
+                receiver.status = status
+                with pytest.raises(SinkError) as info:
+                    await sink.send(EVENTS)
+                assert not isinstance(info.value, SinkRejected), status
+            for status in (400, 413, 422):
+                receiver.status = status
+                with pytest.raises(SinkRejected):
+                    await sink.send(EVENTS)
+            receiver.status = 204
+            await sink.send(EVENTS)
+        finally:
+            await sink.close()
+    assert receiver.events == EVENTS
+    refused = WebhookSink(f"http://127.0.0.1:{free_port()}/hook")
     with pytest.raises(SinkError):
-        await sink.send(EVENTS)
-    await sink.close()
+        await refused.send(EVENTS)
+    await refused.close()
 
 
 async def test_service_forwards_into_redis_streams(redis_url: str) -> None:

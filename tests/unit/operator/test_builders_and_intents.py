@@ -11,6 +11,7 @@ from hybridstream.routing import CONFIGMAP_KEY, Mode, Role, RoutingDocument
 from hybridstream_operator.clients.prometheus import parse_result
 from hybridstream_operator.handlers.webhook import select_targets
 from hybridstream_operator.logic.builders import (
+    SPILL_SIZE_LIMIT,
     Owner,
     build_deployment,
     build_network_policy,
@@ -59,6 +60,16 @@ def test_deployments_run_hardened_in_their_mode(role, mode):
         sc["readOnlyRootFilesystem"] and sc["runAsNonRoot"] and not sc["allowPrivilegeEscalation"]
     )
     assert pod["serviceAccountName"] == "pos-stream"
+    # the spill: its own bounded emptyDir (the root filesystem is read-only), mounted where
+    # the env points, and a grace period that covers the drain
+    mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+    volumes = {v["name"]: v["emptyDir"] for v in pod["volumes"]}
+    assert mounts == {"tmp": "/tmp", "spill": env["HYBRID_SPILL_DIR"]["value"]}
+    assert volumes["spill"]["sizeLimit"] == SPILL_SIZE_LIMIT
+    limit_bytes = int(SPILL_SIZE_LIMIT.removesuffix("Mi")) * 1024 * 1024
+    assert int(env["HYBRID_SPILL_MAX_BYTES"]["value"]) <= limit_bytes * 3 // 4  # headroom
+    drain = float(env["HYBRID_DRAIN_TIMEOUT"]["value"])
+    assert pod["terminationGracePeriodSeconds"] >= drain + 10 + 5  # + SEND_GRACE, persist
     assert dep["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     assert dep["spec"]["selector"]["matchLabels"]["hybridstream.io/role"] == role.value
 

@@ -19,17 +19,20 @@ def execution_event(exec_id: str) -> Event:
     return Event(EventType.EXECUTION, Source.HYBRID, "A", {"execId": exec_id}, 1, 1, 0.0)
 
 
-async def test_positions_coalesce_latest_wins_in_place_and_executions_are_lossless() -> None:
+async def test_positions_coalesce_latest_wins_at_the_tail_and_executions_are_lossless() -> None:
     box = Outbox(capacity=2)
     box.put(position_event("A", 1, "1"))
     box.put(position_event("B", 1, "5"))
-    box.put(position_event("A", 2, "2"))
+    box.put(position_event("A", 2, "2"))  # replaces A1 and moves behind B: order kept
     for i in range(4):
-        box.put(execution_event(f"e{i}"))
-    batch = await box.get_batch()
-    assert [e.data.get("execId") for e in batch[:4]] == ["e0", "e1", "e2", "e3"]
-    assert [(e.symbol, e.data["markPrice"]) for e in batch[4:]] == [("A", "2"), ("B", "5")]
-    assert box.coalesced_total == 1 and box.overflowed == 2 and len(box) == 0
+        box.put(execution_event(f"e{i}"))  # past the capacity: kept in memory, counted
+    batch = await box.next_batch()
+    assert [(e.symbol, e.data["markPrice"]) for e in batch[:2]] == [("B", "5"), ("A", "2")]
+    box.ack(len(batch))
+    rest = await box.next_batch()
+    assert [e.data.get("execId") for e in rest] == ["e0", "e1", "e2", "e3"]
+    box.ack(len(rest))
+    assert box.coalesced_total == 1 and box.overflowed == 4 and len(box) == 0
 
 
 def test_dedup_positions_by_seq_and_exchange_time() -> None:
@@ -69,12 +72,13 @@ def test_wire_form_has_plain_strings_and_microsecond_timestamps() -> None:
 
 async def test_a_closed_outbox_hands_out_what_is_left_then_nothing() -> None:
     box = Outbox(capacity=10)
-    waiting = asyncio.create_task(box.get_batch())
+    waiting = asyncio.create_task(box.next_batch())
     await asyncio.sleep(0)
     box.close()
     assert await asyncio.wait_for(waiting, 5) == []  # a drain blocked on an empty outbox ends
     box.put(position_event("A", 1, "1"))  # a late put is still delivered, not dropped
     box.put(execution_event("e0"))
-    assert [e.type for e in await box.get_batch()] == [EventType.EXECUTION,
-                                                       EventType.POSITION_UPDATE]
-    assert await box.get_batch() == []
+    batch = await box.next_batch()
+    assert [e.type for e in batch] == [EventType.POSITION_UPDATE, EventType.EXECUTION]
+    box.ack(len(batch))
+    assert await box.next_batch() == []
