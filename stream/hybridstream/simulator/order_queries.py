@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from hybridstream.bybit.rest_envelope import RetCode
 from hybridstream.simulator.market import Instrument
@@ -29,6 +29,8 @@ _EXEC_TYPES = frozenset({"Trade", "AdlTrade", "Funding", "BustTrade", "Delivery"
                          "BlockTrade", "MovePosition", "FutureSpread", "UNKNOWN"})
 
 Record = dict[str, Any]
+#: Which statuses a query wants: ``OPEN_STATUSES``, any other one, or all.
+State = Literal["open", "closed", "any"]
 
 
 def _params_error(detail: str) -> OrderRejected:
@@ -42,8 +44,7 @@ class RecordQuery:
     symbols: frozenset[str] | None
     order_id: str | None
     order_link_id: str | None
-    #: "open" (``OPEN_STATUSES``), "closed" (any other status) or "any".
-    state: str = "any"
+    state: State = "any"
     order_status: str | None = None
     start_ms: int | None = None
     end_ms: int | None = None
@@ -105,7 +106,7 @@ def parse_open_orders_query(params: Mapping[str, str],
     open_only = params.get("openOnly") or "0"
     if open_only not in ("0", "1", "2"):
         raise _params_error("openOnly invalid")
-    state = "any" if by_id else ("open" if open_only == "0" else "closed")
+    state: State = "any" if by_id else ("open" if open_only == "0" else "closed")
     return RecordQuery(symbols, order_id, link_id, state, plain_orders=_order_filter(params))
 
 
