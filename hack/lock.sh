@@ -4,6 +4,7 @@
 #   requirements/lock.txt     the whole tree (runtime + dev) for the test virtualenv
 #   requirements/runtime.txt  the runtime tree for the images (same pins as lock.txt)
 #   requirements/tools.txt    pip, setuptools and wheel themselves
+#   requirements/nautilus-lock.txt  the strict test client's own tree (hack/nautilus-venv.sh)
 # Every entry carries the sha256 of each file PyPI serves for that version, and every
 # install (hack/setup-python.sh, the Dockerfile) uses --require-hashes: a changed or
 # substituted file fails the install. The existing pins are kept (they are passed as
@@ -27,4 +28,5 @@ compile() {
 compile requirements/lock.txt pyproject.toml --extra dev
 compile requirements/runtime.txt pyproject.toml -c requirements/lock.txt
 printf '%s\n' pip==25.3 setuptools==80.9.0 wheel==0.45.1 | compile requirements/tools.txt -
-log "wrote requirements/lock.txt, runtime.txt and tools.txt"
+echo "nautilus_trader==$NAUTILUS_TRADER_VERSION" | compile requirements/nautilus-lock.txt -
+log "wrote requirements/lock.txt, runtime.txt, tools.txt and nautilus-lock.txt"

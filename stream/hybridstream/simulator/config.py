@@ -60,6 +60,8 @@ class SimulatorConfig(BaseModel):
     #: Per-IP REST limit per 5 s window (Bybit: 600, then HTTP 403 "access too frequent").
     rest_ip_limit_per_5s: int = 600
     taker_fee_rate: str = "0.00055"
+    #: Served by ``/v5/account/fee-rate`` only: simulated fills always take liquidity.
+    maker_fee_rate: str = "0.0002"
     default_leverage: str = "10"
 
     def account(self, api_key: str) -> AccountConfig | None:

@@ -50,7 +50,10 @@ class Account:
     balance: Decimal
     cum_realised: Decimal = ZERO
     positions: dict[tuple[str, int], Position] = field(default_factory=dict)
-    orders: list[dict[str, Any]] = field(default_factory=list)
+    #: Latest ``order`` push per orderId, in creation order (REST order queries read it).
+    orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Every ``execution`` push item, oldest first (REST ``/v5/execution/list`` reads it).
+    executions: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Engine:
@@ -61,7 +64,8 @@ class Engine:
         self.market = market
         self.journal = journal
         self.publish = publish
-        self._fee_rate = Decimal(config.taker_fee_rate)
+        self.taker_fee_rate = Decimal(config.taker_fee_rate)
+        self.maker_fee_rate = Decimal(config.maker_fee_rate)
         self._leverage = config.default_leverage
         self._seq = itertools.count(8_000_000_001)
         self.accounts: dict[str, Account] = {}
@@ -107,7 +111,7 @@ class Engine:
             req.price >= fill_price if req.side == "Buy" else req.price <= fill_price)
         if not crosses:
             self._emit_order(account, req, order_id, status="New", exec_qty=ZERO, price=ZERO,
-                             fee=ZERO)
+                             fee=ZERO, closed_pnl=ZERO)
             return {"orderId": order_id, "orderLinkId": req.order_link_id}
         self._fill(account, req, order_id, fill_price)
         return {"orderId": order_id, "orderLinkId": req.order_link_id}
@@ -121,20 +125,24 @@ class Engine:
         if exec_qty == 0:
             raise OrderRejected(REDUCE_ONLY_REJECT_CODE, REDUCE_ONLY_REJECT_MSG)
         now = now_ms()
-        fee = price * exec_qty * self._fee_rate
+        fee = price * exec_qty * self.taker_fee_rate
         realised = outcome.realised_pnl - fee
         seq = next(self._seq)
         after = replace(outcome.position, cum_realised_pnl=before.cum_realised_pnl + realised,
                         cur_realised_pnl=realised, created_ms=before.created_ms or now,
-                        updated_ms=now, seq=seq)
+                        updated_ms=now, seq=seq, opened_ms=before.opened_ms
+                        if before.size and outcome.position.side == before.side else now)
         account.positions[key] = after
         account.balance += realised
         account.cum_realised += realised
         self._emit_order(account, req, order_id, status="Filled", exec_qty=exec_qty,
-                         price=price, fee=fee)
-        self.publish(account.config.api_key, "execution", [self._execution_item(
-            req, order_id, qty=exec_qty, price=price, fee=fee, closed=outcome.closed_size,
-            pnl=outcome.realised_pnl, seq=seq)])
+                         price=price, fee=fee,
+                         closed_pnl=realised if outcome.closed_size else ZERO)
+        execution = self._execution_item(req, order_id, qty=exec_qty, price=price, fee=fee,
+                                         closed=outcome.closed_size,
+                                         pnl=outcome.realised_pnl, seq=seq)
+        account.executions.append(execution)
+        self.publish(account.config.api_key, "execution", [execution])
         mark = self.market.mark_price(req.symbol)
         self.publish(account.config.api_key, "position", [build_ws_position(after, mark)])
         self.journal.append(JournalEntry(
@@ -144,29 +152,38 @@ class Engine:
         self.publish(account.config.api_key, "wallet", [self.wallet(account.config.api_key)])
 
     def _emit_order(self, account: Account, req: OrderRequest, order_id: str, *, status: str,
-                    exec_qty: Decimal, price: Decimal, fee: Decimal) -> None:
+                    exec_qty: Decimal, price: Decimal, fee: Decimal, closed_pnl: Decimal) -> None:
+        # Every field of Bybit's order push (docs/bybit-protocol.md section 8); "" where a
+        # field does not apply to a plain linear order, as Bybit sends it.
         now = str(now_ms())
         value = exec_qty * price
+        leaves = req.qty - exec_qty if status == "New" else ZERO
+        limit_price = req.price if req.price is not None else price
         item = {
             "category": "linear", "symbol": req.symbol, "orderId": order_id,
-            "orderLinkId": req.order_link_id, "blockTradeId": "", "side": req.side,
-            "positionIdx": req.position_idx, "orderStatus": status, "cancelType": "UNKNOWN",
-            "rejectReason": "EC_NoError", "timeInForce": req.time_in_force, "isLeverage": "",
-            "price": format_decimal(req.price if req.price is not None else price),
+            "orderLinkId": req.order_link_id, "parentOrderLinkId": "", "blockTradeId": "",
+            "side": req.side, "positionIdx": req.position_idx, "orderStatus": status,
+            "cancelType": "UNKNOWN", "rejectReason": "EC_NoError",
+            "timeInForce": req.time_in_force, "isLeverage": "",
+            "price": format_decimal(limit_price), "brokerOrderPrice": "",
             "qty": format_decimal(req.qty), "avgPrice": format_decimal(price) if exec_qty else "",
-            "leavesQty": format_decimal(req.qty - exec_qty if status == "New" else ZERO),
-            "leavesValue": "0", "cumExecQty": format_decimal(exec_qty),
-            "cumExecValue": format_decimal(value), "cumExecFee": format_decimal(fee),
-            "orderType": req.order_type, "stopOrderType": "", "orderIv": "", "triggerPrice": "",
+            "leavesQty": format_decimal(leaves),
+            "leavesValue": format_decimal(leaves * limit_price),
+            "cumExecQty": format_decimal(exec_qty), "cumExecValue": format_decimal(value),
+            "cumExecFee": format_decimal(fee), "cumFeeDetail": {"USDT": format_decimal(fee)},
+            "closedPnl": format_decimal(closed_pnl), "orderType": req.order_type,
+            "stopOrderType": "", "ocoTriggerBy": "", "orderIv": "", "triggerPrice": "",
             "takeProfit": "", "stopLoss": "", "triggerBy": "", "tpTriggerBy": "",
             "slTriggerBy": "", "triggerDirection": 0, "placeType": "",
             "lastPriceOnCreated": self.market.tickers[req.symbol].fields["lastPrice"],
             "closeOnTrigger": False, "reduceOnly": req.reduce_only, "smpGroup": 0,
             "smpType": "None", "smpOrderId": "", "slLimitPrice": "0", "tpLimitPrice": "0",
             "tpslMode": "UNKNOWN", "createType": "CreateByUser", "marketUnit": "",
+            "slippageToleranceType": "UNKNOWN", "slippageTolerance": "",
+            "rpiTakerAccess": False, "rpiMatchedQty": "0",
             "createdTime": now, "updatedTime": now, "feeCurrency": "",
         }
-        account.orders.append(item)
+        account.orders[order_id] = item
         self.publish(account.config.api_key, "order", [item])
 
     def _execution_item(self, req: OrderRequest, order_id: str, *, qty: Decimal,
@@ -174,10 +191,12 @@ class Engine:
                         seq: int) -> dict[str, Any]:
         fields = self.market.tickers[req.symbol].fields
         return {
-            "category": "linear", "symbol": req.symbol, "execId": str(uuid.uuid4()),
+            "category": "linear", "symbol": req.symbol, "isLeverage": "0",
+            "execId": str(uuid.uuid4()),
             "execPrice": format_decimal(price), "execQty": format_decimal(qty),
             "execFee": format_decimal(fee), "execType": "Trade", "execTime": str(now_ms()),
-            "execValue": format_decimal(price * qty), "feeRate": format_decimal(self._fee_rate),
+            "execValue": format_decimal(price * qty),
+            "feeRate": format_decimal(self.taker_fee_rate),
             "orderId": order_id, "orderLinkId": req.order_link_id, "side": req.side,
             "orderType": req.order_type, "orderPrice": format_decimal(req.price or price),
             "orderQty": format_decimal(req.qty), "isMaker": False,
@@ -185,7 +204,7 @@ class Engine:
             "leavesQty": "0", "closedSize": format_decimal(closed), "seq": seq,
             "execPnl": format_decimal(pnl), "feeCurrency": "USDT", "stopOrderType": "UNKNOWN",
             "createType": "CreateByUser", "blockTradeId": "", "tradeIv": "", "markIv": "",
-            "underlyingPrice": "", "marketUnit": "",
+            "underlyingPrice": "", "marketUnit": "", "extraFees": "",
         }
 
     def open_position(self, api_key: str, symbol: str, side: str, qty: str,

@@ -26,6 +26,13 @@ _KNOWN = (
     ("LTC", 80.0, 2, 1, "0.1", "0.1"),
 )
 _FUNDING_PERIOD_MS = 8 * 3600 * 1000
+#: Ticker fields that are constant (or "" = not applicable) for a linear perpetual; sent in
+#: snapshots, never in deltas, as Bybit does.
+_PERPETUAL_CONSTANTS = {
+    "deliveryTime": "0", "basisRate": "", "deliveryFeeRate": "", "predictedDeliveryPrice": "",
+    "preOpenPrice": "", "preQty": "", "curPreListingPhase": "", "fundingIntervalHour": "8",
+    "fundingCap": "0.005", "basisRateYear": "",
+}
 
 
 @dataclass(frozen=True)
@@ -110,11 +117,14 @@ class Market:
             "markPrice": fmt(s.mark), "indexPrice": fmt(s.index),
             "openInterest": f"{s.open_interest:.3f}",
             "openInterestValue": f"{s.open_interest * last_f:.2f}",
+            "singleOpenInterest": f"{s.open_interest / 2:.3f}",
+            "singleOpenInterestValue": f"{s.open_interest / 2 * last_f:.2f}",
             "turnover24h": f"{s.volume24h * last_f:.4f}", "volume24h": f"{s.volume24h:.3f}",
             "nextFundingTime": str((now_ms // _FUNDING_PERIOD_MS + 1) * _FUNDING_PERIOD_MS),
             "fundingRate": "0.0001",
             "bid1Price": fmt(s.last - inst.tick_units), "bid1Size": "10.000",
             "ask1Price": fmt(s.last), "ask1Size": "10.000",
+            **_PERPETUAL_CONSTANTS,
         }
 
     @staticmethod
@@ -166,6 +176,7 @@ class Market:
         if rnd() < 0.1:
             s.open_interest = max(1.0, s.open_interest + (rnd() - 0.5) * 10)
             new["openInterest"] = f"{s.open_interest:.3f}"
+            new["singleOpenInterest"] = f"{s.open_interest / 2:.3f}"
         return self._commit(s, new)
 
     def _move_last(self, s: TickerState, units: int, new: dict[str, str]) -> None:

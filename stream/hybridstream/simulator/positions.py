@@ -36,6 +36,7 @@ class Position:
     cur_realised_pnl: Decimal = ZERO
     created_ms: int = 0
     updated_ms: int = 0
+    opened_ms: int = 0  # when the current open position started (Bybit's openTime)
     seq: int = -1  # Bybit: -1 until the position has traded
 
 
@@ -105,7 +106,8 @@ def _common_fields(pos: Position, mark: Decimal) -> dict[str, Any]:
         "updatedTime": str(pos.updated_ms), "tpslMode": "Full", "liqPrice": "", "bustPrice": "",
         "positionStatus": "Normal", "adlRankIndicator": 2 if pos.size else 0,
         "autoAddMargin": 0, "leverageSysUpdatedTime": "", "mmrSysUpdatedTime": "",
-        "seq": pos.seq, "isReduceOnly": False,
+        "seq": pos.seq, "isReduceOnly": False, "openTime": pos.opened_ms if pos.size else 0,
+        "positionIMByMp": format_decimal(margin), "positionMMByMp": format_decimal(margin / 10),
     }
 
 
@@ -113,8 +115,6 @@ def build_ws_position(pos: Position, mark: Decimal) -> dict[str, Any]:
     """Item of the private ``position`` topic (``entryPrice``, ``category``)."""
     fields = _common_fields(pos, mark)
     fields["entryPrice"] = format_decimal(pos.avg_price)
-    fields["positionIMByMp"] = fields["positionIM"]
-    fields["positionMMByMp"] = fields["positionMM"]
     fields["category"] = "linear"
     return fields
 
@@ -139,9 +139,14 @@ def build_wallet(balance: Decimal, cum_realised: Decimal, upl: Decimal,
         "totalAvailableBalance": format_decimal(available),
         "totalPerpUPL": format_decimal(upl), "totalInitialMargin": format_decimal(position_im),
         "totalMaintenanceMargin": format_decimal(position_im / 10),
+        "accountIMRateByMp": "0", "accountMMRateByMp": "0",
+        "totalInitialMarginByMp": format_decimal(position_im),
+        "totalMaintenanceMarginByMp": format_decimal(position_im / 10),
         "coin": [{
             "coin": "USDT", "equity": format_decimal(equity), "usdValue": format_decimal(equity),
+            # Deprecated by Bybit for UNIFIED: always "" (strict clients still require them).
             "walletBalance": format_decimal(balance), "availableToWithdraw": "",
+            "availableToBorrow": "", "free": "", "spotBorrow": "0", "colRes": "0",
             "borrowAmount": "0", "accruedInterest": "0", "totalOrderIM": "0",
             "totalPositionIM": format_decimal(position_im),
             "totalPositionMM": format_decimal(position_im / 10),

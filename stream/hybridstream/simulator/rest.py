@@ -19,8 +19,23 @@ from hybridstream.simulator.clock import now_ms
 from hybridstream.simulator.config import SimulatorConfig
 from hybridstream.simulator.engine import Engine
 from hybridstream.simulator.faults import FaultState
+from hybridstream.simulator.order_queries import (
+    RecordQuery,
+    build_newest_first_page,
+    build_rest_execution,
+    build_rest_order,
+    parse_executions_query,
+    parse_open_orders_query,
+    parse_order_history_query,
+    select_executions,
+    select_orders,
+)
 from hybridstream.simulator.orders import OrderRejected
-from hybridstream.simulator.rest_account import build_account_info, build_api_key_info
+from hybridstream.simulator.rest_account import (
+    build_account_info,
+    build_api_key_info,
+    build_fee_rates,
+)
 from hybridstream.simulator.rest_auth import RateLimiter, assess_signed_request
 from hybridstream.simulator.rest_market import (
     build_coin_info,
@@ -52,6 +67,17 @@ def _limit_arg(params: dict[str, str], default: int, maximum: int) -> int:
     if not 1 <= limit <= maximum:
         raise _params_error("params error: limit invalid")
     return limit
+
+
+def _other_category(params: dict[str, str]) -> str | None:
+    """The category when it is a valid non-linear one (we list nothing there); 10001 when it
+    is missing or unknown; None for linear."""
+    category = params.get("category")
+    if category in ("spot", "inverse", "option"):
+        return category
+    if category != "linear":
+        raise _params_error("params error: category invalid")
+    return None
 
 
 def _page(items: list[Any], params: dict[str, str], default: int,
@@ -87,6 +113,10 @@ class RestApi:
             web.get("/v5/asset/coin/query-info", self._signed(self.coin_info)),
             web.get("/v5/user/query-api", self._signed(self.api_key_info)),
             web.get("/v5/account/info", self._signed(self.account_info)),
+            web.get("/v5/account/fee-rate", self._signed(self.fee_rate)),
+            web.get("/v5/order/realtime", self._signed(self.open_orders)),
+            web.get("/v5/order/history", self._signed(self.order_history)),
+            web.get("/v5/execution/list", self._signed(self.executions)),
         ]
 
     @web.middleware
@@ -220,3 +250,45 @@ class RestApi:
     def account_info(self, api_key: str, params: dict[str, str]) -> dict[str, Any]:
         """``GET /v5/account/info``."""
         return build_account_info(self._started_ms)
+
+    def fee_rate(self, api_key: str, params: dict[str, str]) -> dict[str, Any]:
+        """``GET /v5/account/fee-rate?category=linear[&symbol=]``."""
+        if _other_category(params) is not None:
+            return {"list": []}
+        symbol = params.get("symbol")
+        if symbol and symbol not in self.market.instruments:
+            raise _params_error("params error: symbol invalid")
+        symbols = [symbol] if symbol else list(self.market.instruments)
+        return {"list": build_fee_rates(symbols, self.engine.taker_fee_rate,
+                                        self.engine.maker_fee_rate)}
+
+    def open_orders(self, api_key: str, params: dict[str, str]) -> dict[str, Any]:
+        """``GET /v5/order/realtime``: open (or recently closed) orders, newest first."""
+        return self._orders(api_key, params, 20, 50,
+                            lambda: parse_open_orders_query(params, self.market.instruments))
+
+    def order_history(self, api_key: str, params: dict[str, str]) -> dict[str, Any]:
+        """``GET /v5/order/history``: closed orders in a <= 7 day window, newest first."""
+        return self._orders(api_key, params, 20, 50, lambda: parse_order_history_query(
+            params, self.market.instruments, now_ms()))
+
+    def _orders(self, api_key: str, params: dict[str, str], default: int, maximum: int,
+                parse: Callable[[], RecordQuery]) -> dict[str, Any]:
+        category = _other_category(params)
+        if category is not None:
+            return {"category": category, "list": [], "nextPageCursor": ""}
+        selected = select_orders(list(self.engine.accounts[api_key].orders.values()), parse())
+        page, nxt = build_newest_first_page(selected, _limit_arg(params, default, maximum),
+                                            params.get("cursor", ""), build_rest_order)
+        return {"category": "linear", "list": page, "nextPageCursor": nxt}
+
+    def executions(self, api_key: str, params: dict[str, str]) -> dict[str, Any]:
+        """``GET /v5/execution/list``: fills in a <= 7 day window, newest first."""
+        category = _other_category(params)
+        if category is not None:
+            return {"category": category, "list": [], "nextPageCursor": ""}
+        query = parse_executions_query(params, self.market.instruments, now_ms())
+        selected = select_executions(self.engine.accounts[api_key].executions, query)
+        page, nxt = build_newest_first_page(selected, _limit_arg(params, 50, 100),
+                                            params.get("cursor", ""), build_rest_execution)
+        return {"category": "linear", "list": page, "nextPageCursor": nxt}

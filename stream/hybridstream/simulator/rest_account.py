@@ -6,7 +6,11 @@ its first order; a simulated account is a UTA 2.0 unified account, as new Bybit 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
+
+from hybridstream.simulator.positions import format_decimal
 
 
 def build_api_key_info(api_key: str, uid: int, created_ms: int) -> dict[str, Any]:
@@ -29,3 +33,9 @@ def build_account_info(updated_ms: int) -> dict[str, Any]:
     return {"marginMode": "REGULAR_MARGIN", "updatedTime": str(updated_ms),
             "unifiedMarginStatus": 6, "dcpStatus": "OFF", "timeWindow": 10, "smpGroup": 0,
             "isMasterTrader": False, "spotHedgingStatus": "OFF"}
+
+
+def build_fee_rates(symbols: Iterable[str], taker: Decimal, maker: Decimal) -> list[dict[str, str]]:
+    """``/v5/account/fee-rate`` rows (derivatives rows carry no ``baseCoin``)."""
+    return [{"symbol": s, "takerFeeRate": format_decimal(taker),
+             "makerFeeRate": format_decimal(maker)} for s in symbols]

@@ -10,10 +10,8 @@ from typing import Any
 
 from hybridstream.simulator.market import Instrument
 
-_REST_TICKER_EXTRAS = {
-    "predictedDeliveryPrice": "", "basisRate": "", "deliveryFeeRate": "", "deliveryTime": "0",
-    "basis": "", "preOpenPrice": "", "preQty": "", "curPreListingPhase": "",
-}
+#: REST-only ticker fields (the rest are the WebSocket snapshot's).
+_REST_TICKER_EXTRAS = {"basis": ""}
 
 
 def build_rest_ticker(fields: dict[str, str]) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -86,3 +87,28 @@ async def signed_request(session: aiohttp.ClientSession, sim: Simulator, method:
     async with request as resp:
         assert resp.status == 200
         return await resp.json(), resp.headers
+
+
+SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
+QTY = {"BTCUSDT": "0.01", "ETHUSDT": "0.1", "SOLUSDT": "1"}
+
+
+async def random_orders(session: aiohttp.ClientSession, sim: Simulator, count: int) -> None:
+    """``count`` seeded market orders of account 0: every third via the admin path (as if
+    placed in the web UI), the others signed over REST (waiting out 10006 as pybit does)."""
+    rng = random.Random(5)
+    key = sim.config.accounts[0].api_key
+    for n in range(count):
+        symbol, side = rng.choice(SYMBOLS), rng.choice(("Buy", "Sell"))
+        if n % 3 == 0:
+            sim.control.open_position(key, symbol, side, QTY[symbol])
+        else:
+            for _ in range(20):  # order/create allows 10/s: wait for the window as pybit does
+                body, headers = await signed_request(session, sim, "POST", "/v5/order/create", {
+                    "category": "linear", "symbol": symbol, "side": side,
+                    "orderType": "Market", "qty": QTY[symbol]})
+                if body["retCode"] != 10006:
+                    break
+                reset_ms = int(headers["X-Bapi-Limit-Reset-Timestamp"])
+                await asyncio.sleep(max(0.0, reset_ms / 1000 - time.time()) + 0.01)
+            assert body["retCode"] == 0, body

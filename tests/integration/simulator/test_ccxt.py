@@ -61,7 +61,7 @@ async def test_create_order_and_fetch_positions(sim: Simulator,
                                                 exchange: ccxtpro.bybit) -> None:
     assert await exchange.fetch_positions() == []
     order = await exchange.create_order("ETH/USDT:USDT", "market", "sell", 0.3)
-    assert order["id"] == sim.engine.accounts[sim.config.accounts[0].api_key].orders[-1]["orderId"]
+    assert order["id"] == list(sim.engine.accounts[sim.config.accounts[0].api_key].orders)[-1]
     [position] = await exchange.fetch_positions()
     assert (position["symbol"], position["side"], position["contracts"]) == (
         "ETH/USDT:USDT", "short", 0.3)

@@ -2,43 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import random
-import time
-
 import aiohttp
 from hybridstream.simulator import Simulator
 
-from .helpers import open_private, recv_json, signed_request, wait_for
-
-SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
-QTY = {"BTCUSDT": "0.01", "ETHUSDT": "0.1", "SOLUSDT": "1"}
-
-
-async def _random_orders(session: aiohttp.ClientSession, sim: Simulator, count: int) -> None:
-    rng = random.Random(5)
-    key = sim.config.accounts[0].api_key
-    for n in range(count):
-        symbol, side = rng.choice(SYMBOLS), rng.choice(("Buy", "Sell"))
-        if n % 3 == 0:
-            sim.control.open_position(key, symbol, side, QTY[symbol])
-        else:
-            for _ in range(20):  # order/create allows 10/s: wait for the window as pybit does
-                body, headers = await signed_request(session, sim, "POST", "/v5/order/create", {
-                    "category": "linear", "symbol": symbol, "side": side,
-                    "orderType": "Market", "qty": QTY[symbol]})
-                if body["retCode"] != 10006:
-                    break
-                reset_ms = int(headers["X-Bapi-Limit-Reset-Timestamp"])
-                await asyncio.sleep(max(0.0, reset_ms / 1000 - time.time()) + 0.01)
-            assert body["retCode"] == 0, body
+from .helpers import open_private, random_orders, recv_json, signed_request, wait_for
 
 
 async def test_client_saw_exactly_the_journal(sim: Simulator,
                                               session: aiohttp.ClientSession) -> None:
     key = sim.config.accounts[0].api_key
     ws = await open_private(session, sim, topics=("position",))
-    await _random_orders(session, sim, 30)
+    await random_orders(session, sim, 30)
     seen: list[dict] = []
     while len(seen) < len(sim.journal):
         seen.extend((await recv_json(ws))["data"])
@@ -54,7 +28,7 @@ async def test_client_saw_exactly_the_journal(sim: Simulator,
 
 async def test_admin_journal_and_filters_match_in_process(
         sim: Simulator, session: aiohttp.ClientSession) -> None:
-    await _random_orders(session, sim, 9)
+    await random_orders(session, sim, 9)
     everything = await sim.admin.journal()
     assert everything == sim.control.journal_entries()
     cut = everything[4]["seq"]
@@ -67,7 +41,7 @@ async def test_admin_journal_and_filters_match_in_process(
 async def test_ground_truth_positions_are_the_last_journal_state(
         sim: Simulator, session: aiohttp.ClientSession) -> None:
     key = sim.config.accounts[0].api_key
-    await _random_orders(session, sim, 15)
+    await random_orders(session, sim, 15)
     last = {}
     for entry in sim.control.journal_entries(key):
         last[(entry["symbol"], entry["position_idx"])] = entry

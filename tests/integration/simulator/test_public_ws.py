@@ -5,13 +5,10 @@ from __future__ import annotations
 import aiohttp
 from hybridstream.simulator import Simulator, running_simulator
 
+from .bybit_fields import TICKER_WS
 from .helpers import recv_json, recv_until
 
-SNAPSHOT_FIELDS = {
-    "symbol", "tickDirection", "price24hPcnt", "lastPrice", "prevPrice24h", "highPrice24h",
-    "lowPrice24h", "prevPrice1h", "markPrice", "indexPrice", "openInterest",
-    "openInterestValue", "turnover24h", "volume24h", "nextFundingTime", "fundingRate",
-    "bid1Price", "bid1Size", "ask1Price", "ask1Size"}
+SNAPSHOT_FIELDS = TICKER_WS
 
 
 async def test_subscribe_ack_snapshot_then_sparse_deltas(

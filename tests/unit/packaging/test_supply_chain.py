@@ -38,7 +38,7 @@ def parse_lock(path: Path) -> dict[str, tuple[str, int]]:
     return entries
 
 
-@pytest.mark.parametrize("name", ["lock.txt", "runtime.txt", "tools.txt"])
+@pytest.mark.parametrize("name", ["lock.txt", "runtime.txt", "tools.txt", "nautilus-lock.txt"])
 def test_every_entry_is_pinned_with_hashes(name: str) -> None:
     entries = parse_lock(REQUIREMENTS / name)
     assert entries
@@ -69,7 +69,8 @@ def pip_calls(text: str) -> list[str]:
             if re.search(r"\bpip\"? (install|download)\b", line) and " -r " in line]
 
 
-@pytest.mark.parametrize("path", ["hack/setup-python.sh", "hack/images/build.sh", "Dockerfile"])
+@pytest.mark.parametrize("path", ["hack/setup-python.sh", "hack/images/build.sh", "Dockerfile",
+                                  "hack/nautilus-venv.sh"])
 def test_every_requirement_install_requires_hashes(path: str) -> None:
     calls = pip_calls((REPO / path).read_text())
     assert calls, f"{path}: no pip call found (the check would pass vacuously)"
