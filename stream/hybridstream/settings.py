@@ -56,6 +56,9 @@ class StreamSettings(BaseSettings):
     category: str = Field(default="linear", validation_alias="BYBIT_CATEGORY")
     settle_coin: str = Field(default="USDT", validation_alias="BYBIT_SETTLE_COIN")
     poll_interval: float = Field(default=5.0, gt=0, validation_alias="HYBRID_POLL_INTERVAL")
+    fallback_after: float = Field(
+        default=3.0, gt=0, validation_alias="HYBRID_FALLBACK_AFTER",
+        description="seconds a socket may be down before its data is polled over REST")
     routing_configmap: str | None = Field(default=None,
                                           validation_alias="HYBRID_ROUTING_CONFIGMAP")
     routing_file: Path | None = Field(default=None, validation_alias="HYBRID_ROUTING_FILE")

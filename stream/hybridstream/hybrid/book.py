@@ -9,7 +9,9 @@ re-emits every open position of a symbol when its mark price changes. Positions 
 
 Seeding from REST after every (re)connect races with WebSocket pushes, so the book tracks a
 per-position update counter: a REST snapshot never closes or rewinds a position that the
-socket changed after the snapshot was requested (``begin_seed`` / ``apply_seed``).
+socket changed after the snapshot was requested (``begin_seed`` / ``apply_seed``). Orders
+and executions recovered over REST after a gap (``apply_recovered``) and pushed by the
+socket go through one :class:`FactLog`, so each is emitted once.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from hybridstream.hybrid.events import Event, EventType, Source
 from hybridstream.hybrid.frames import PrivateFrame, TickerFrame
+from hybridstream.hybrid.recovery import FactLog, fact_time
 
 PositionKey = tuple[str, int]
 
@@ -64,8 +67,9 @@ def build_unrealised_pnl(pos: dict[str, Any], mark: str) -> str | None:
 class HybridBook:
     """Positions + ticker state; every ``on_*``/``apply_*`` returns the events to emit."""
 
-    def __init__(self, source: Source = Source.HYBRID) -> None:
+    def __init__(self, source: Source = Source.HYBRID, started_ms: int = 0) -> None:
         self.source = source
+        self.facts = FactLog(started_ms=started_ms)
         self.positions: dict[PositionKey, dict[str, Any]] = {}
         self.tickers: dict[str, dict[str, Any]] = {}
         self._by_symbol: dict[str, set[int]] = {}
@@ -100,16 +104,35 @@ class HybridBook:
                 return []
             previous = state.get("markPrice")
             state.update(data)
-        if mark is None or mark == previous or symbol not in self._by_symbol:
+        if mark is None or mark == previous:
             return []
+        return self._remark(symbol, mark, frame.ts, now_ms, self.source)
+
+    def apply_rest_marks(self, prices: dict[str, str], exchange_time: int,
+                         now_ms: float) -> list[Event]:
+        """Mark prices polled over REST while the public socket is down: open positions whose
+        mark moved are re-emitted (``source: rest``)."""
+        events: list[Event] = []
+        for symbol in sorted(self._by_symbol):
+            mark = prices.get(symbol)
+            if mark is None or mark == self.mark_price(symbol):
+                continue
+            self.tickers.setdefault(symbol, {})["markPrice"] = mark
+            events.extend(self._remark(symbol, mark, exchange_time, now_ms, Source.REST))
+        return events
+
+    def _remark(self, symbol: str, mark: str, exchange_time: int, now_ms: float,
+                source: Source) -> list[Event]:
+        """Every open position of ``symbol`` at a new mark price (and its PnL)."""
         events = []
-        for idx in self._by_symbol[symbol]:
+        for idx in self._by_symbol.get(symbol, ()):
             pos = self.positions[(symbol, idx)]
             pos["markPrice"] = mark
             pnl = build_unrealised_pnl(pos, mark)
             if pnl is not None:
                 pos["unrealisedPnl"] = pnl
-            events.append(self._position_event(EventType.POSITION_UPDATE, pos, frame.ts, now_ms))
+            events.append(self._position_event(EventType.POSITION_UPDATE, pos, exchange_time,
+                                               now_ms, source))
         return events
 
     def drop_ticker(self, symbol: str) -> None:
@@ -124,7 +147,9 @@ class HybridBook:
     def on_private(self, frame: PrivateFrame, now_ms: float) -> list[Event]:
         """Apply a private push: positions update the book, the rest pass through."""
         if frame.topic != "position":
-            return [self._passthrough(frame, item, now_ms) for item in frame.data]
+            return [self._fact_event(frame.topic, item, frame.creation_time, now_ms,
+                                     self.source)
+                    for item in frame.data if self.facts.admit(frame.topic, item)]
         events: list[Event] = []
         for item in frame.data:
             self._counter += 1
@@ -135,17 +160,27 @@ class HybridBook:
             events.extend(self._apply_position(key, pos, exchange_time, now_ms))
         return events
 
+    def apply_recovered(self, facts: Iterable[tuple[str, dict[str, Any]]],
+                        now_ms: float) -> list[Event]:
+        """Order states and executions read back over REST (``(topic, item)``): those not
+        emitted yet, oldest first, marked ``source: rest``."""
+        ordered = sorted(facts, key=lambda fact: fact_time(*fact))
+        return [self._fact_event(topic, item, 0, now_ms, Source.REST)
+                for topic, item in ordered if self.facts.admit(topic, item)]
+
     # -- REST seeding ------------------------------------------------------------------------
     def begin_seed(self) -> int:
         """Mark the moment a REST snapshot is requested; pass the token to ``apply_seed``."""
         return self._counter
 
     def apply_seed(self, token: int, items: Iterable[dict[str, Any]], exchange_time: int,
-                   now_ms: float) -> list[Event]:
+                   now_ms: float, *, changes_only: bool = False) -> list[Event]:
         """Reconcile with a REST snapshot of open positions (``settleCoin`` list: size > 0).
 
         Positions missing from the snapshot are closed, unless the socket touched them after
         ``token``; a snapshot older than what the socket delivered (lower ``seq``) is ignored.
+        ``changes_only`` (the REST fallback's repeated polls): a position the book already
+        holds at the same ``seq`` is not emitted again.
         """
         events: list[Event] = []
         seen: set[PositionKey] = set()
@@ -156,7 +191,8 @@ class HybridBook:
             if self._touched.get(key, 0) > token:
                 continue
             current = self.positions.get(key)
-            if current is not None and current["seq"] > pos["seq"]:
+            if current is not None and (current["seq"] > pos["seq"] or (
+                    changes_only and current["seq"] == pos["seq"])):
                 continue
             events.extend(self._apply_position(key, pos, exchange_time, now_ms))
         for key in [k for k in self.positions if k not in seen]:
@@ -189,12 +225,13 @@ class HybridBook:
         return [self._position_event(EventType.POSITION_UPDATE, pos, exchange_time, now_ms)]
 
     def _position_event(self, kind: EventType, pos: dict[str, Any], exchange_time: int,
-                        now_ms: float) -> Event:
-        return Event(kind, self.source, str(pos.get("symbol", "")), dict(pos), pos["seq"],
-                     exchange_time, now_ms)
+                        now_ms: float, source: Source | None = None) -> Event:
+        return Event(kind, source or self.source, str(pos.get("symbol", "")), dict(pos),
+                     pos["seq"], exchange_time, now_ms)
 
-    def _passthrough(self, frame: PrivateFrame, item: dict[str, Any], now_ms: float) -> Event:
-        kind = _TOPIC_EVENTS[frame.topic]
-        stamp = item.get("execTime") or item.get("updatedTime") or frame.creation_time or 0
-        return Event(kind, self.source, str(item.get("symbol", "")), item,
+    @staticmethod
+    def _fact_event(topic: str, item: dict[str, Any], fallback_time: int, now_ms: float,
+                    source: Source) -> Event:
+        stamp = item.get("execTime") or item.get("updatedTime") or fallback_time or 0
+        return Event(_TOPIC_EVENTS[topic], source, str(item.get("symbol", "")), item,
                      int(item.get("seq", 0) or 0), int(stamp), now_ms)

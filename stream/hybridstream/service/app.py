@@ -91,7 +91,7 @@ class StreamService:
                                   Backoff(base=s.backoff_base, cap=s.backoff_cap))
             config = ClientConfig(s.ws_private_url, s.ws_public_url, self.credentials, policy,
                                   s.category, s.settle_coin, s.ticker_stale_after,
-                                  s.poll_interval)
+                                  s.poll_interval, s.fallback_after)
             self.hybrid = HybridRunner(self.pipeline, rest, config, s.mode)
             self.hybrid.set_mode(s.mode)
             self._producers.append(asyncio.create_task(self.hybrid.run(self._session, self.stop)))

@@ -1,5 +1,6 @@
 """The hybrid side of a stream process: both sockets around one book, plus the REST price
-comparison that runs while the routing document says ``parallel``.
+comparison that runs while the routing document says ``parallel``, and the REST fallback
+that keeps data flowing while a socket is down (after Production no legacy pod covers it).
 
 The mode switches live (``set_mode``) because the operator walks canary → parallel →
 cutover → production by editing the routing document, not by restarting pods.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import aiohttp
@@ -23,6 +25,7 @@ from hybridstream.service.rest import BybitRest, RestError
 from hybridstream.service.sockets import ClientConfig, sleep_unless
 
 log = logging.getLogger(__name__)
+RESTART_LOOKBACK_MS = 60_000
 
 
 class HybridRunner:
@@ -30,7 +33,10 @@ class HybridRunner:
 
     def __init__(self, pipeline: Pipeline, rest: BybitRest, config: ClientConfig,
                  mode: Mode) -> None:
-        self.book = HybridBook()
+        # A restarted pod re-reads its last minute of orders and executions on first
+        # connect (consumers dedupe by id): a fill in its predecessor's last moments is
+        # not lost.
+        self.book = HybridBook(started_ms=int(time.time() * 1000) - RESTART_LOOKBACK_MS)
         self.pipeline = pipeline
         self.rest = rest
         self.config = config
@@ -38,6 +44,7 @@ class HybridRunner:
         self.public = PublicClient(self.book, pipeline, config)
         self.private = PrivateClient(self.book, pipeline, rest, config, self._positions_changed)
         self.comparisons = {"agree": 0, "warn": 0, "critical": 0}
+        self.degraded = {"private": False, "public": False}
 
     def set_mode(self, mode: Mode) -> None:
         """Switch mode live; forwarding follows the routing document, comparison the mode."""
@@ -61,7 +68,37 @@ class HybridRunner:
     async def run(self, session: aiohttp.ClientSession, stop: asyncio.Event) -> None:
         """Run everything until ``stop``."""
         await asyncio.gather(self.private.run(session, stop), self.public.run(session, stop),
-                             self._compare_loop(stop))
+                             self._compare_loop(stop), self._fallback_loop(stop))
+
+    def _assess_degraded(self) -> dict[str, bool]:
+        """A socket is degraded once down for ``fallback_after`` and until it is back and
+        reconciled (private: re-seeded and its gap recovered)."""
+        metrics, after = self.pipeline.metrics, self.config.fallback_after
+        back = {"private": self.private.seeded, "public": self.public.connected}
+        for socket in self.degraded:
+            if metrics.disconnected_seconds(socket) >= after:
+                self.degraded[socket] = True
+            elif back[socket]:
+                self.degraded[socket] = False
+            metrics.degraded.labels(socket=socket).set(int(self.degraded[socket]))
+        return self.degraded
+
+    async def _fallback_loop(self, stop: asyncio.Event) -> None:
+        """Every poll interval while a socket is degraded: poll REST for what it carried
+        (private: positions, orders, executions; public: mark prices of open symbols)."""
+        while not stop.is_set():
+            await sleep_unless(stop, self.config.poll_interval)
+            degraded = self._assess_degraded()
+            try:
+                if degraded["private"]:
+                    await self.private.poll_fallback()
+                if degraded["public"] and self.book.positions:
+                    prices, stamp = await self.rest.fetch_mark_prices(self.config.category)
+                    self.pipeline.emit(self.book.apply_rest_marks(prices, stamp,
+                                                                  time.time() * 1000))
+            except (RestError, aiohttp.ClientError, TimeoutError) as exc:
+                self.pipeline.metrics.errors.labels(category="rest").inc()
+                log.warning("fallback: REST poll failed (%s)", exc.__class__.__name__)
 
     async def _compare_loop(self, stop: asyncio.Event) -> None:
         """Every poll interval in ``parallel`` mode: WS mark vs REST mark per open symbol."""
@@ -108,4 +145,5 @@ class HybridRunner:
             "subscriptions": sorted(self.public.active),
             "tickers": {s: t.get("markPrice") for s, t in self.book.tickers.items()},
             "comparisons": dict(self.comparisons),
+            "degraded": dict(self.degraded),
         }

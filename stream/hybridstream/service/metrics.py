@@ -34,7 +34,7 @@ SOURCES = ("hybrid", "rest")
 # "processing": an unexpected exception while handling exchange data (a bug): the seed's
 # "critical error in event processing" rollback trigger.
 ERROR_CATEGORIES = ("auth", "rate_limit", "subscription", "heartbeat", "parse", "sink",
-                    "processing")
+                    "processing", "rest")
 
 # why an event was never delivered: superseded position snapshot dropped from a full spill,
 # or refused by the receiver (HTTP 400/413/415/422) and set aside
@@ -169,6 +169,11 @@ class StreamMetrics:
         self.events_dropped = Counter(p + "events_dropped", "Events never delivered",
                                       ["type", "reason"], registry=r)
         self.mode = Gauge(p + "mode", "1 for the active mode", ["mode", "role"], registry=r)
+        self.degraded = Gauge(p + "degraded", "1 while a socket's data comes from REST polls "
+                              "(the socket is down)", ["socket"], registry=r)
+        self.recovered = Counter(p + "recovered_events", "Orders and executions missed by "
+                                 "the private socket, read back over REST", ["type"],
+                                 registry=r)
         self._down_since: dict[str, float | None] = {}
         self._divergence_symbols: set[str] = set()
         for socket in SOCKETS:
@@ -179,6 +184,10 @@ class StreamMetrics:
                 self._down_for(socket))
         for category in ERROR_CATEGORIES:
             self.errors.labels(category=category)
+        for socket in SOCKETS:
+            self.degraded.labels(socket=socket).set(0)
+        for kind in ("order", "execution"):
+            self.recovered.labels(type=kind)
         # Zero-valued series from the start, so rate() and absent() work before any event.
         for source in SOURCES:
             self.events_forwarded.labels(source=source)

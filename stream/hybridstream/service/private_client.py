@@ -1,5 +1,6 @@
 """The private WebSocket: authenticate, wait for the ack, subscribe the account topics,
-then re-seed positions from REST, on every (re)connect.
+then re-seed positions and recover the orders and executions of the gap from REST, on every
+(re)connect.
 
 Order matters: the seed marked itself connected before auth
 succeeded and subscribed without waiting (Bybit answers "Request not authorized"). Here a
@@ -50,7 +51,8 @@ class PrivateClient:
         self.authenticated = False
         self.seeded = False
         self.connects = 0
-        self.stats = {"auth_rejected": 0, "subscribe_failed": 0, "seeds": 0, "bad_frames": 0}
+        self.stats = {"auth_rejected": 0, "subscribe_failed": 0, "seeds": 0, "bad_frames": 0,
+                      "recovered": 0}
 
     async def run(self, session: aiohttp.ClientSession, stop: asyncio.Event) -> None:
         """Serve connections until ``stop``."""
@@ -131,9 +133,41 @@ class PrivateClient:
             self.pipeline.received("position", Source.HYBRID, len(items))
             self.pipeline.emit(self.book.apply_seed(token, items, stamp, time.time() * 1000))
             self.stats["seeds"] += 1
-            self.seeded = True
             self._changed()
+            try:
+                await self.recover()
+            except (RestError, aiohttp.ClientError, TimeoutError) as exc:
+                log.warning("private: recovery of the gap failed (%s), retrying", exc)
+                await sleep_unless(stop, next(delays))
+                continue
+            self.seeded = True
             return
+
+    async def recover(self) -> int:
+        """Emit the orders and executions the exchange produced since the newest one seen
+        (each once: the book's fact log); returns how many were missing."""
+        start = self.book.facts.recovery_start(int(time.time() * 1000))
+        facts = await self.rest.fetch_facts_since(self.config.category,
+                                                  self.config.settle_coin, start)
+        events = self.book.apply_recovered(facts, time.time() * 1000)
+        for event in events:
+            self.pipeline.received(str(event.type), Source.REST)
+            self.pipeline.metrics.recovered.labels(type=str(event.type)).inc()
+        self.pipeline.emit(events)
+        self.stats["recovered"] += len(events)
+        return len(events)
+
+    async def poll_fallback(self) -> None:
+        """What the socket carries, read over REST while it is down: positions (reconciled
+        as a seed) and the orders and executions since the newest one seen."""
+        token = self.book.begin_seed()
+        items, stamp = await self.rest.fetch_position_snapshot(
+            self.config.category, self.config.settle_coin, self.book.desired_symbols())
+        self.pipeline.received("position", Source.REST, len(items))
+        self.pipeline.emit(self.book.apply_seed(token, items, stamp, time.time() * 1000,
+                                                changes_only=True))
+        self._changed()
+        await self.recover()
 
     def _on_frame(self, frame: Frame, now_ms: float) -> None:
         if isinstance(frame, PrivateFrame):

@@ -1,5 +1,6 @@
-"""Bybit v5 REST calls the stream needs: signed ``/v5/position/list`` (paginated) and
-public ``/v5/market/tickers``, honouring Bybit's rate-limit signals.
+"""Bybit v5 REST calls the stream needs: signed ``/v5/position/list``, the order and
+execution lists (paginated) and public ``/v5/market/tickers``, honouring Bybit's rate-limit
+signals.
 
 Rate limits (docs/bybit-protocol.md §6): ``X-Bapi-Limit-Status`` = 0 means wait until
 ``X-Bapi-Limit-Reset-Timestamp``; ``retCode`` 10006 ("Too many visits") or HTTP 403 ("access
@@ -24,6 +25,9 @@ from hybridstream.bybit.signing import rest_headers
 from hybridstream.hybrid.decisions import Backoff, decide_rate_limit_wait
 
 RATE_LIMIT_CODES = frozenset({10006, 10018})
+#: Pages read per list when recovering a gap (100 executions / 50 orders a page): 2000
+#: fills and 1000 order changes per gap, far beyond one account's socket outage.
+RECOVERY_PAGES = 20
 
 
 class RestError(RuntimeError):
@@ -92,22 +96,44 @@ class BybitRest:
             return {**result, "time": int(body.get("time") or time.time() * 1000)}
         raise RateLimited(f"GET {path}: rate limited after {self._attempts} attempts")
 
-    async def fetch_positions(self, category: str, settle_coin: str) -> tuple[list[dict], int]:
-        """All open positions (``settleCoin`` returns size > 0 only), following cursors."""
+    async def get_pages(self, path: str, params: dict[str, str],
+                        max_pages: int = 1000) -> tuple[list[dict], int]:
+        """Every ``list`` item of a signed, cursor-paginated endpoint (bounded), and the
+        first page's envelope time."""
         items: list[dict[str, Any]] = []
         cursor = ""
         stamp = 0
-        for _ in range(1000):  # bounded: 200 per page
-            params = {"category": category, "settleCoin": settle_coin, "limit": "200"}
-            if cursor:
-                params["cursor"] = cursor
-            result = await self.get("/v5/position/list", params, signed=True)
+        for _ in range(max_pages):
+            page = {**params, "cursor": cursor} if cursor else params
+            result = await self.get(path, page, signed=True)
             stamp = stamp or result["time"]
             items.extend(result.get("list") or [])
             cursor = result.get("nextPageCursor") or ""
             if not cursor:
                 break
         return items, stamp
+
+    async def fetch_positions(self, category: str, settle_coin: str) -> tuple[list[dict], int]:
+        """All open positions (``settleCoin`` returns size > 0 only), 200 a page."""
+        return await self.get_pages("/v5/position/list", {
+            "category": category, "settleCoin": settle_coin, "limit": "200"})
+
+    async def fetch_facts_since(self, category: str, settle_coin: str,
+                                start_ms: int) -> list[tuple[str, dict]]:
+        """Executions and order states the exchange produced since ``start_ms`` (closed
+        orders from the history, open ones from the realtime list), as ``(topic, item)``.
+        Bounded: at most RECOVERY_PAGES pages of each."""
+        scope = {"category": category, "settleCoin": settle_coin}
+        since = {**scope, "startTime": str(start_ms)}
+        executions, _ = await self.get_pages("/v5/execution/list", {**since, "limit": "100"},
+                                             RECOVERY_PAGES)
+        closed, _ = await self.get_pages("/v5/order/history", {**since, "limit": "50"},
+                                         RECOVERY_PAGES)
+        open_orders, _ = await self.get_pages("/v5/order/realtime", {**scope, "limit": "50"},
+                                              RECOVERY_PAGES)
+        recent = [o for o in open_orders if int(o.get("updatedTime") or 0) >= start_ms]
+        return ([("execution", e) for e in executions]
+                + [("order", o) for o in (*closed, *recent)])
 
     async def fetch_position_snapshot(self, category: str, settle_coin: str,
                                       known_symbols: AbstractSet[str]) -> tuple[list[dict], int]:

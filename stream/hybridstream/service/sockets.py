@@ -59,6 +59,7 @@ class ClientConfig:
     settle_coin: str = "USDT"
     ticker_stale_after: float = 30.0
     poll_interval: float = 5.0
+    fallback_after: float = 3.0
 
 
 async def sleep_unless(stop: asyncio.Event, seconds: float) -> None:

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -28,6 +28,8 @@ from hybridstream.simulator.market import Market, build_instruments
 from hybridstream.simulator.private_ws import PrivateHub
 from hybridstream.simulator.public_ws import PublicHub
 from hybridstream.simulator.rest import RestApi
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +97,20 @@ class Simulator:
     # -- lifecycle ------------------------------------------------------------------------
     def _build_main_app(self) -> web.Application:
         app = web.Application(middlewares=[self.rest.ip_limit])
-        app.add_routes([web.get("/v5/public/linear", self.public.handle),
-                        web.get("/v5/private", self.private.handle), *self.rest.routes()])
+        app.add_routes([web.get("/v5/public/linear", self._unless_refused(self.public.handle)),
+                        web.get("/v5/private", self._unless_refused(self.private.handle)),
+                        *self.rest.routes()])
         if self.config.admin_port is None:
             app.add_routes(self._admin_api.routes())
         return app
+
+    def _unless_refused(self, handler: Handler) -> Handler:
+        """``handler``, or 503 during a WebSocket outage (``Control.refuse_websockets``)."""
+        async def serve(request: web.Request) -> web.StreamResponse:
+            if self.faults.websockets_refused():
+                return web.Response(status=503, text="websocket service unavailable")
+            return await handler(request)
+        return serve
 
     async def start(self) -> None:
         """Bind, serve and start the feed; ports are known afterwards."""

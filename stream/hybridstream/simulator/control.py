@@ -109,6 +109,12 @@ class Control:
             await asyncio.gather(*(c.close_clean(code) for c in conns))
         return len(conns)
 
+    async def refuse_websockets(self, seconds: float) -> int:
+        """A WebSocket outage: reset every socket and answer 503 to upgrades for ``seconds``
+        while REST keeps serving. Returns how many sockets were reset."""
+        self.faults.websockets_refused_until = time.monotonic() + float(seconds)
+        return await self.drop_connections("all", "reset")
+
     def stall(self, symbols: list[str] | None = None,
               topics: list[str] | None = None) -> None:
         """Withhold ticker pushes for ``symbols`` while the market moves on, and/or private

@@ -28,6 +28,13 @@ class FaultState:
     reject_auth_remaining: int = 0
     rate_limit_remaining: int = 0
     rate_limit_until: float = 0.0
+    #: Until this monotonic time every WebSocket upgrade is answered 503 (a Bybit WebSocket
+    #: outage: REST keeps working).
+    websockets_refused_until: float = 0.0
+
+    def websockets_refused(self) -> bool:
+        """True while the WebSocket service is out."""
+        return time.monotonic() < self.websockets_refused_until
 
     def is_stalled(self, symbol: str) -> bool:
         """True when ``symbol``'s ticker pushes are withheld."""
@@ -57,3 +64,4 @@ class FaultState:
         self.reject_auth_remaining = 0
         self.rate_limit_remaining = 0
         self.rate_limit_until = 0.0
+        self.websockets_refused_until = 0.0
