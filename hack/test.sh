@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The README test command (`make test`): installs everything the tests need, then runs
 # lint and every test tier. Tiers are run one after another so a failure says which.
+# `bash hack/test.sh TIER...` (make unit / integration / e2e) runs only those tiers, without
+# lint, in the same environment.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_DIR"
 t0=$SECONDS
@@ -11,10 +13,14 @@ bash hack/install-debian.sh
 eval "$(bash hack/build-kube.sh kube etcd kwok | sed 's/^/export /')"
 log "setup done in $((SECONDS - t0)) s"
 
-log "ruff check"
-ruff check .
-log "import-linter"
-lint-imports
+tiers=("$@")
+if (( ${#tiers[@]} == 0 )); then
+  tiers=(unit integration e2e)
+  log "ruff check"
+  ruff check .
+  log "import-linter"
+  lint-imports
+fi
 
 run_tier() {
   local tier="$1"; shift
@@ -28,7 +34,7 @@ run_tier() {
 }
 # Every tier runs even after a failure, so one run shows everything that is broken.
 failed=()
-for tier in unit integration e2e; do
+for tier in "${tiers[@]}"; do
   t=$SECONDS
   run_tier "$tier" || failed+=("$tier")
   log "tier $tier took $((SECONDS - t)) s"

@@ -1,5 +1,5 @@
-"""The README's default analysis table, rendered from the defaults themselves so the two
-never disagree (tests/unit/operator/test_docs.py checks it): ``python -m
+"""The default analysis table of docs/analysis.md, rendered from the defaults themselves so
+the two never disagree (tests/unit/operator/test_docs.py checks it): ``python -m
 hybridstream_operator.docgen`` prints it."""
 
 from __future__ import annotations
@@ -7,11 +7,13 @@ from __future__ import annotations
 from hybridstream_operator.models.phases import PROGRESSING
 from hybridstream_operator.models.spec import Analysis, MetricKind
 
+#: The page holding the table, relative to the repository root.
+DOC_PATH = "docs/analysis.md"
 BEGIN, END = "<!-- default-analysis:begin -->", "<!-- default-analysis:end -->"
 
 
 def render_defaults_table() -> str:
-    """A Markdown table of ``Analysis().metrics`` between the README markers."""
+    """A Markdown table of ``Analysis().metrics`` between the markers of ``DOC_PATH``."""
     rows = ["| metric | kind | phases | passes when | action | no data | window | query |",
             "|---|---|---|---|---|---|---|---|"]
     for m in Analysis().metrics:

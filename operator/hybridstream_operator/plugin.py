@@ -1,10 +1,13 @@
 """``kubectl hsr`` (installed as ``kubectl-hsr``): the rollout from a terminal, like
 ``kubectl argo rollouts``. Intents are annotations the operator applies exactly once.
 
-    kubectl hsr get [NAME] [--watch]      table, or one rollout in detail (live with --watch)
-    kubectl hsr promote NAME [--full]     finish the current step now (or jump to production)
+    kubectl hsr get [NAME] [--watch] [-A]  table, or one rollout in detail (live with --watch)
+    kubectl hsr promote NAME [--full]      finish the current step now (or jump to production)
     kubectl hsr pause|resume|abort|retry NAME [--reason TEXT]
-    kubectl hsr history NAME              phase history and the last failure
+    kubectl hsr history NAME               phase history and the last failure
+
+As with kubectl, -n/--namespace, --context and --kubeconfig go before or after the
+sub-command; without -n the namespace is the context's (else "default").
 """
 
 from __future__ import annotations
@@ -24,6 +27,14 @@ from hybridstream_operator.models.observations import IntentKind
 from hybridstream_operator.models.status import RolloutStatus, Verdict
 
 COLUMNS = ("NAME", "PHASE", "STEP", "HYBRID%", "ROUTING", "AGE", "MESSAGE")
+#: Flags kubectl accepts anywhere on the line; they are defined on the main parser and on
+#: every sub-command, with SUPPRESS defaults so a sub-command's absent flag never overwrites
+#: one given before it (argparse copies sub-parser defaults over the main namespace).
+_GLOBAL_FLAGS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("-n", "--namespace"), "namespace (default: the context's, else \"default\")"),
+    (("--context",), "kubeconfig context (default: the current one)"),
+    (("--kubeconfig",), "kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)"),
+)
 
 
 def _age(created: str | None, now: datetime) -> str:
@@ -36,16 +47,18 @@ def _age(created: str | None, now: datetime) -> str:
     return f"{seconds}s"
 
 
-def build_table(rollouts: list[dict[str, Any]], now: datetime) -> str:
-    """The ``get`` table."""
-    rows = [COLUMNS]
+def build_table(rollouts: list[dict[str, Any]], now: datetime,
+                all_namespaces: bool = False) -> str:
+    """The ``get`` table (with a NAMESPACE column first for ``-A``, as kubectl does)."""
+    rows: list[tuple[str, ...]] = [("NAMESPACE", *COLUMNS) if all_namespaces else COLUMNS]
     for obj in rollouts:
         st = RolloutStatus.model_validate(obj.get("status") or {})
         r = st.routing
-        rows.append((obj["metadata"]["name"], st.phase.value, st.step_label or "-",
-                     str(st.hybrid_percent), f"g{r.generation} h{r.hybrid_high} l{r.legacy_low}",
-                     _age(obj["metadata"].get("creationTimestamp"), now), st.message))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
+        row = (obj["metadata"]["name"], st.phase.value, st.step_label or "-",
+               str(st.hybrid_percent), f"g{r.generation} h{r.hybrid_high} l{r.legacy_low}",
+               _age(obj["metadata"].get("creationTimestamp"), now), st.message)
+        rows.append((obj["metadata"].get("namespace", ""), *row) if all_namespaces else row)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1]
         for row in rows)
@@ -88,14 +101,20 @@ def build_history(obj: dict[str, Any]) -> str:
     return "\n".join(lines) or "no history yet"
 
 
+def resolve_namespace(flag: str | None, context: dict[str, Any] | None) -> str:
+    """kubectl's rule: ``-n``, else the kubeconfig context's namespace, else ``default``."""
+    return flag or ((context or {}).get("context") or {}).get("namespace") or "default"
+
+
 async def _run(args: argparse.Namespace) -> int:
-    await config.load_kube_config(context=args.context)
+    loader = await config.load_kube_config(config_file=args.kubeconfig, context=args.context)
     async with client.ApiClient() as api:
         kube = Kube.from_api_client(api)
-        ns = args.namespace
+        ns = resolve_namespace(args.namespace, loader.current_context)
         if args.command == "get" and not args.name:
             while True:
-                print(build_table(await list_rollouts(kube, ns), datetime.now(UTC)), flush=True)
+                found = await list_rollouts(kube, None if args.all_namespaces else ns)
+                print(build_table(found, datetime.now(UTC), args.all_namespaces), flush=True)
                 if not args.watch:
                     return 0
                 await asyncio.sleep(1)
@@ -118,19 +137,30 @@ async def _run(args: argparse.Namespace) -> int:
         return 0
 
 
+def _add_global_flags(parser: argparse.ArgumentParser, all_namespaces: bool) -> None:
+    for names, text in _GLOBAL_FLAGS:
+        parser.add_argument(*names, default=argparse.SUPPRESS, help=text)
+    if all_namespaces:
+        parser.add_argument("-A", "--all-namespaces", action="store_true",
+                            default=argparse.SUPPRESS, help="list rollouts in every namespace")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Sub-commands and flags of ``kubectl hsr``."""
     p = argparse.ArgumentParser(prog="kubectl hsr", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("-n", "--namespace", default="default")
-    p.add_argument("--context", default=None)
+    _add_global_flags(p, all_namespaces=True)
     sub = p.add_subparsers(dest="command", required=True)
     get = sub.add_parser("get", help="list rollouts or show one")
+    _add_global_flags(get, all_namespaces=True)
     get.add_argument("name", nargs="?")
     get.add_argument("-w", "--watch", action="store_true", help="refresh every second")
-    sub.add_parser("history", help="phase history").add_argument("name")
+    history = sub.add_parser("history", help="phase history")
+    _add_global_flags(history, all_namespaces=False)
+    history.add_argument("name")
     for verb in ("promote", "pause", "resume", "abort", "retry"):
         cmd = sub.add_parser(verb, help=f"request {verb}")
+        _add_global_flags(cmd, all_namespaces=False)
         cmd.add_argument("name")
         cmd.add_argument("--reason", default="")
         if verb == "promote":
@@ -138,9 +168,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, flags in any position, with every global flag set (None/False when
+    absent). ``-A`` only lists: like kubectl, a named rollout is never looked up in every
+    namespace, and intents name one rollout in one namespace."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for names, _ in _GLOBAL_FLAGS:
+        dest = names[-1].lstrip("-")
+        setattr(args, dest, getattr(args, dest, None))
+    args.all_namespaces = getattr(args, "all_namespaces", False)
+    if args.all_namespaces and (args.command != "get" or args.name):
+        parser.error("-A/--all-namespaces only lists rollouts (kubectl hsr get -A); "
+                     "name one rollout with -n NAMESPACE")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``kubectl-hsr``."""
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     try:
         return asyncio.run(_run(args))
     except KeyboardInterrupt:

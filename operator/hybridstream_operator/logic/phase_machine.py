@@ -319,7 +319,8 @@ class _Pass:
             return
         due = status.rolled_back_at + parse_duration(self.spec.rollback.scale_down_delay)
         if self.now < due:
-            status.message = f"rolled back; hybrid scaled down at {due.isoformat()}"
+            # Future tense: the scale-down is still pending (kubectl hsr get shows this line).
+            status.message = f"rolled back; hybrid scales down at {due.isoformat()}"
         elif self.obs.legacy.healthy:
             status.hybrid_retired_at = self.now
             status.message = "rolled back; hybrid scaled down (kubectl hsr retry to start again)"

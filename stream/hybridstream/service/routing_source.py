@@ -1,9 +1,9 @@
 """Where a stream process learns its routing document, and how it acknowledges it.
 
 * ConfigMap (``HYBRID_ROUTING_CONFIGMAP`` in ``POD_NAMESPACE``): a WATCH through the API,
-  because kubelet's ConfigMap volume sync can take a minute (README: "Architecture in a
-  page"). The watch is re-established with backoff; a 410 Gone (expired resourceVersion)
-  restarts from a fresh list.
+  because kubelet's ConfigMap volume sync can take a minute (README.md, "Concepts"). The
+  watch is re-established with backoff; a 410 Gone (expired resourceVersion) restarts from
+  a fresh list.
 * File (``HYBRID_ROUTING_FILE``): polled every 0.5 s (local runs and tests).
 
 An invalid document is logged and ignored: the last valid one stays in force, which keeps

@@ -1,12 +1,15 @@
 """``kubectl hsr`` drives a rollout through every manual intent on a real control plane:
 pause, resume, promote, promote --full, abort with a reason, retry; ``get --watch`` keeps
-refreshing the live view; a missing rollout is a clear error. Every command runs as a real
-subprocess, the way a user types it."""
+refreshing the live view; a missing rollout is a clear error; kubectl's flags work after
+the sub-command and ``-A`` lists every namespace. Every command runs as a real subprocess,
+the way a user types it."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import sys
 
 from operator_harness import SLOW, rollout_manifest, run_plugin, start_plugin
 
@@ -64,6 +67,32 @@ async def test_get_watch_refreshes_until_interrupted(env, prometheus):
         proc.send_signal(signal.SIGINT)
         await asyncio.wait_for(proc.wait(), 30)
     assert proc.returncode == 130  # Ctrl-C ends the watch quietly
+
+
+async def test_kubectl_flags_after_the_sub_command_and_all_namespaces(env, prometheus):
+    async def plugin(*args: str) -> str:
+        # No harness -n and no KUBECONFIG in the environment: only the flags typed here.
+        environ = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "hybridstream_operator.plugin", *args,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=environ)
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, (proc.returncode, out.decode(), err.decode())
+        return out.decode()
+
+    kubeconfig = str(env.cluster.kubeconfig)
+    env.cluster.apply(rollout_manifest("flags", prometheus.url, **SLOW), namespace=env.namespace)
+    async with env.acking("flags"):
+        await env.wait_phase("flags", "Canary")
+        detail = await plugin("get", "flags", "-n", env.namespace, "--kubeconfig", kubeconfig)
+        assert f"Name:      {env.namespace}/flags" in detail
+        table = await plugin("--kubeconfig", kubeconfig, "get", "--all-namespaces")
+        assert table.splitlines()[0].split()[:2] == ["NAMESPACE", "NAME"]
+        assert any(line.split()[:3] == [env.namespace, "flags", "Canary"]
+                   for line in table.splitlines()), table
+        assert "pause requested" in await plugin("pause", "flags", "--kubeconfig", kubeconfig,
+                                                 "--namespace", env.namespace)
+        await env.wait_phase("flags", "Paused", started=False)
 
 
 async def test_missing_rollout_is_a_clear_error(env):

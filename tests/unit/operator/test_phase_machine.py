@@ -120,6 +120,19 @@ def test_breach_rolls_back_in_every_phase(phase, index):
     assert w.status.replicas.hybrid == 0  # after rollback.scaleDownDelay (30 s)
 
 
+def test_rolled_back_message_says_when_hybrid_scales_down_then_that_it_did():
+    w = walk_to(World(make_spec()), Phase.CANARY)
+    w.step(samples=(Sample("lag", BAD),))
+    w.run_until(lambda s: s.phase is Phase.ROLLED_BACK, value=BAD)
+    w.step()  # the pass after the one that finished the rollback reports the timer
+    due = w.status.rolled_back_at + timedelta(seconds=30)  # rollback.scaleDownDelay
+    assert w.status.message == f"rolled back; hybrid scales down at {due.isoformat()}"
+    assert w.status.hybrid_retired_at is None
+    w.run_until(lambda s: s.hybrid_retired_at is not None, value=BAD)
+    assert w.status.message.startswith("rolled back; hybrid scaled down (")
+    assert "scales down" not in w.status.message
+
+
 def test_rollback_from_production_scales_legacy_up_before_hybrid_stops():
     w = World(make_spec())
     w.run_until(lambda s: s.legacy_retired_at is not None)
@@ -206,7 +219,7 @@ ALL_STARTS = (*PROGRESSING_PHASES, Phase.PAUSED, Phase.ROLLED_BACK)
 
 
 def expected_after(start: Phase, kind: IntentKind) -> Phase:
-    """The intent table of the README ("Manual intents"), phase by phase (an abort's
+    """The intent table of docs/operator.md ("kubectl plugin"), phase by phase (an abort's
     RollingBack may finish within the same pass: reported as RollingBack here)."""
     if kind is IntentKind.ABORT:
         return start if start is Phase.ROLLED_BACK else Phase.ROLLING_BACK
