@@ -26,6 +26,7 @@ from hybridstream.service.sockets import ClientConfig, sleep_unless
 
 log = logging.getLogger(__name__)
 RESTART_LOOKBACK_MS = 60_000
+FALLBACK_GRACE = 5.0  # seconds a fallback poll may take beyond its interval
 
 
 class HybridRunner:
@@ -45,6 +46,7 @@ class HybridRunner:
         self.private = PrivateClient(self.book, pipeline, rest, config, self._positions_changed)
         self.comparisons = {"agree": 0, "warn": 0, "critical": 0}
         self.degraded = {"private": False, "public": False}
+        self._fallback_ok_at: dict[str, float | None] = {"private": None, "public": None}
 
     def set_mode(self, mode: Mode) -> None:
         """Switch mode live; forwarding follows the routing document, comparison the mode."""
@@ -56,8 +58,17 @@ class HybridRunner:
 
     @property
     def ready(self) -> bool:
-        """Authenticated, seeded, and the public socket is up."""
-        return self.private.seeded and self.public.connected
+        """Serving: each socket is healthy (private authenticated and seeded, public up) or,
+        while it is down, its REST fallback polled successfully of late. A pod whose data
+        flows through the fallback still covers its buckets; the analysis' socket guards,
+        not readiness, decide whether a long outage should roll back."""
+        return self._serving("private", self.private.seeded) and \
+            self._serving("public", self.public.connected)
+
+    def _serving(self, socket: str, healthy: bool) -> bool:
+        polled = self._fallback_ok_at[socket]
+        fresh = 2 * self.config.poll_interval + FALLBACK_GRACE
+        return healthy or (polled is not None and time.monotonic() - polled <= fresh)
 
     def _positions_changed(self) -> None:
         metrics = self.pipeline.metrics
@@ -80,6 +91,7 @@ class HybridRunner:
                 self.degraded[socket] = True
             elif back[socket]:
                 self.degraded[socket] = False
+                self._fallback_ok_at[socket] = None
             metrics.degraded.labels(socket=socket).set(int(self.degraded[socket]))
         return self.degraded
 
@@ -89,16 +101,25 @@ class HybridRunner:
         while not stop.is_set():
             await sleep_unless(stop, self.config.poll_interval)
             degraded = self._assess_degraded()
-            try:
-                if degraded["private"]:
-                    await self.private.poll_fallback()
-                if degraded["public"] and self.book.positions:
-                    prices, stamp = await self.rest.fetch_mark_prices(self.config.category)
-                    self.pipeline.emit(self.book.apply_rest_marks(prices, stamp,
-                                                                  time.time() * 1000))
-            except (RestError, aiohttp.ClientError, TimeoutError) as exc:
-                self.pipeline.metrics.errors.labels(category="rest").inc()
-                log.warning("fallback: REST poll failed (%s)", exc.__class__.__name__)
+            for socket, poll in (("private", self.private.poll_fallback),
+                                 ("public", self._poll_marks)):
+                if not degraded[socket]:
+                    continue
+                try:
+                    await poll()
+                except (RestError, aiohttp.ClientError, TimeoutError) as exc:
+                    self.pipeline.metrics.errors.labels(category="rest").inc()
+                    log.warning("fallback: %s REST poll failed (%s)", socket,
+                                exc.__class__.__name__)
+                else:
+                    self._fallback_ok_at[socket] = time.monotonic()
+
+    async def _poll_marks(self) -> None:
+        """The public socket's part: mark prices of the open symbols (none open: nothing
+        to poll, and nothing is missed)."""
+        if self.book.positions:
+            prices, stamp = await self.rest.fetch_mark_prices(self.config.category)
+            self.pipeline.emit(self.book.apply_rest_marks(prices, stamp, time.time() * 1000))
 
     async def _compare_loop(self, stop: asyncio.Event) -> None:
         """Every poll interval in ``parallel`` mode: WS mark vs REST mark per open symbol."""

@@ -62,6 +62,8 @@ async def test_websocket_outage_in_production_keeps_events_flowing_over_rest():
         await eventually(mark_delivered, "the outage's mark delivered over REST", within=15)
         await eventually(lambda: assert_book_matches_truth(service, sim),
                          "book == exchange during the outage", within=15)
+        # still serving (Ready: the coverage watchdog sees a forwarder), as a degraded pod
+        await eventually(service.is_ready, "ready through the fallback", within=15)
         assert sim.faults.websockets_refused()  # all of it while the sockets were out
         assert not service.metrics.socket_is_up("private")
 
