@@ -45,8 +45,9 @@ from tests.integration.stream.chaos_walk import (  # noqa: E402
 )
 
 RESULTS = REPO / "bench" / "results" / "chaos.md"
-#: Sink outages last 30-120 s; drawn half as often so that a 20-minute run holds ~100 faults.
-WEIGHTS = {"redis-outage": 0.5}
+#: Relative draw weights (default 1). Each kind is as likely: a Redis outage lasts 30-120 s,
+#: so a 20-minute budget holds fewer than 100 faults when several are drawn.
+WEIGHTS: dict[str, float] = {}
 
 SCOPE = """\
 **Covered (stream level).** Two real `hybridstream run` processes: legacy (`rest`, webhook
@@ -86,6 +87,23 @@ DEFINITIONS = f"""\
   fault end (hybrid: an execution placed after it; legacy: a position snapshot emitted after
   it). A fault not recovered within 90 s counts in **not recovered** (then the exchange is
   healed and dead pods restarted before the next fault)."""
+
+READING = """\
+* **Not ready is not always blind.** The hybrid process answers `/readyz` 503 while a
+  WebSocket is down or its private re-seed is rate limited, yet it keeps forwarding (its
+  REST fallback during a WebSocket outage; live marks from the public socket while the
+  re-seed waits out a rate limit): compare *uncovered (not ready)* with *of which blind*
+  for `refuse-websockets` and `rate-limit`. The operator's coverage watchdog
+  acts on readiness, so in `cutover` a WebSocket outage longer than `coverageDeadline`
+  would roll the hybrid side back although nothing was lost. A quiet symbol (no mark
+  change) also counts as blind, so *blind* is an upper bound.
+* **Duplicates come from `kill -9` of the hybrid process**: a restarted pod re-reads its
+  last minute of orders and executions (`RESTART_LOOKBACK_MS`), so fills its predecessor
+  already delivered arrive again; `EventDeduplicator` removes every one of them.
+* **Recovery after a rate limit** follows the REST client's backoff (0.5 s doubling, cap
+  10 s): a limit lifted just after a retry waits for the next one.
+* **Sink outages**: the side whose sink is down is not ready for the whole outage (its
+  events wait in the outbox and spill, none lost); *sink-down symbol-s* counts that time."""
 
 
 def machine() -> str:
@@ -133,6 +151,7 @@ def report(record: WalkRecord, result: Assessment, command: str, started: dateti
         f"* settled (every order and execution at the sink, both sides ready) after the "
         f"last fault: {'yes' if record.settled else '**no**'}; process starts: "
         f"{record.starts}", "",
+        "## Reading the figures", "", READING, "",
         "## Definitions", "", DEFINITIONS, "",
         "## Fault sequence", "",
         "| # | kind | detail | recover s |", "| ---: | --- | --- | ---: |",
