@@ -119,6 +119,10 @@ def machine() -> str:
             f"Python {platform.python_version()}")
 
 
+def clock(at_ms: float) -> str:
+    return datetime.fromtimestamp(at_ms / 1000, UTC).strftime("%H:%M:%S.%f")[:-3]
+
+
 def report(record: WalkRecord, result: Assessment, command: str, started: datetime) -> str:
     kept_repeats = result.repeats_after_dedup
     delivered = count_by_type(record.delivered)
@@ -136,7 +140,9 @@ def report(record: WalkRecord, result: Assessment, command: str, started: dateti
         f"* orders placed: {record.orders_placed}; exchange facts on hybrid-owned symbols "
         f"(executions + final order states): {result.truth_count}",
         f"* delivered to the sinks: {len(record.delivered)} events ({totals_line})",
-        f"* **lost orders/executions: {len(result.lost)}**",
+        f"* **lost orders/executions: {len(result.lost)}**"
+        + "".join(f"\n  * `{' '.join(key)}` at {clock(at)} UTC"
+                  for key, at in sorted(result.lost.items())[:20]),
         f"* duplicated at the sinks: {len(result.repeats)} "
         f"({', '.join(f'{k} {v}' for k, v in sorted(count_by_type(result.repeats).items()))}"
         f"); left after `EventDeduplicator`: **{kept_repeats}**; real facts it dropped: "
