@@ -43,12 +43,28 @@ def fact_time(topic: str, item: dict[str, Any]) -> int:
 
 class FactLog:
     """The order states and executions already emitted (bounded, oldest forgotten first),
-    and the newest exchange time among them: where the next recovery starts."""
+    and the newest exchange time among them: where the next recovery starts.
+
+    A gap (the socket down, or nothing recovered yet since start) pins the next recovery's
+    start at the newest fact seen *before* it: a reconnected socket may deliver newer fills
+    long before the recovery runs (its REST reads rate limited), and starting from those
+    would skip the gap's own fills (found by the chaos suite)."""
 
     def __init__(self, limit: int = FACT_MEMORY, started_ms: int = 0) -> None:
         self._seen: OrderedDict[tuple[str, ...], None] = OrderedDict()
         self._limit = limit
         self.newest_ms = started_ms
+        self._gap_from: int | None = started_ms  # nothing recovered since start
+
+    def open_gap(self) -> None:
+        """The socket went down: keep the next recovery's start at the facts seen so far
+        (an earlier gap not yet recovered keeps its own, earlier start)."""
+        if self._gap_from is None:
+            self._gap_from = self.newest_ms
+
+    def close_gap(self) -> None:
+        """A recovery read everything since the gap: later ones follow the newest fact."""
+        self._gap_from = None
 
     def admit(self, topic: str, item: dict[str, Any]) -> bool:
         """Record the fact; False when it was emitted before (drop the duplicate)."""
@@ -66,4 +82,6 @@ class FactLog:
     def recovery_start(self, now_ms: int) -> int:
         """The ``startTime`` of the next recovery read: a little before the newest fact
         seen, and never beyond Bybit's seven-day query window."""
-        return max(self.newest_ms - RECOVERY_MARGIN_MS, now_ms - QUERY_WINDOW_MS, 0)
+        anchor = self.newest_ms if self._gap_from is None else min(self._gap_from,
+                                                                    self.newest_ms)
+        return max(anchor - RECOVERY_MARGIN_MS, now_ms - QUERY_WINDOW_MS, 0)

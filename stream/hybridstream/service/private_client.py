@@ -77,6 +77,7 @@ class PrivateClient:
             finally:
                 self.authenticated = False
                 self.seeded = False
+                self.book.facts.open_gap()
                 metrics.socket_down("private")
             log.info("private: disconnected, reconnecting")
 
@@ -140,6 +141,9 @@ class PrivateClient:
                 log.warning("private: recovery of the gap failed (%s), retrying", exc)
                 await sleep_unless(stop, next(delays))
                 continue
+            # Only here, with the socket live since before the read: the REST fallback's
+            # recoveries while it was down must not end the gap that reaches the reconnect.
+            self.book.facts.close_gap()
             self.seeded = True
             return
 

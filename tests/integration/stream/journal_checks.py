@@ -20,8 +20,14 @@ def assess_journal(sim: Simulator, events: list[dict[str, Any]]) -> list[str]:
     * per position, the newest journal ``seq`` was emitted (nothing final was lost; earlier
       updates may be superseded by a REST re-seed after a disconnect or coalesced).
     """
+    return assess_journal_entries(sim.control.journal_entries(KEY), events)
+
+
+def assess_journal_entries(entries: list[dict[str, Any]],
+                           events: list[dict[str, Any]]) -> list[str]:
+    """:func:`assess_journal` on journal entries already read (``journal_entries(KEY)``)."""
     journal: dict[tuple[str, int], list[int]] = defaultdict(list)
-    for entry in sim.control.journal_entries(KEY):
+    for entry in entries:
         journal[(entry["symbol"], int(entry["position_idx"]))].append(int(entry["seq"]))
     emitted: dict[tuple[str, int], list[int]] = defaultdict(list)
     for e in events:

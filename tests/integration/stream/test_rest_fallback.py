@@ -6,6 +6,7 @@ executions that happened in it are recovered once each when the socket is back."
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 from hybridstream.service.app import StreamService
@@ -101,3 +102,34 @@ async def test_a_short_gap_is_recovered_once_after_reconnect():
             "hybridstream_recovered_events_total", {"type": "execution"})
         assert count == 2
         await eventually(lambda: assert_book_matches_truth(service, sim), "book == exchange")
+
+
+async def test_a_gap_is_recovered_even_when_the_reseed_is_rate_limited():
+    """Found by the chaos suite (rate-limit fault): the socket back, its re-seed held up by
+    a REST rate limit while it already delivers newer fills; the recovery must still read
+    back the fill of the gap itself."""
+    async with running_simulator(symbols=6) as sim, running_stream(build_settings(
+            sim, HYBRID_FALLBACK_AFTER=600)) as (service, buffer):
+        await eventually(service.is_ready, "stream ready")
+        await place_market_order(sim, "BTCUSDT", "Buy", "0.01")
+        await eventually(lambda: len(executions(buffer.events())) == 1, "first fill")
+        assert service.hybrid is not None
+        connects = service.hybrid.private.connects
+
+        sim.control.rate_limit(seconds=10)
+        await sim.control.refuse_websockets(1.5)
+        gap = sim.control.open_position(KEY, "ETHUSDT", "Buy", "0.1")  # socket down
+        await eventually(lambda: service.hybrid.private.connects > connects
+                         and service.hybrid.private.authenticated, "socket back")
+        await asyncio.sleep(7)  # past the recovery margin, the re-seed still rate limited
+        assert not service.hybrid.private.seeded
+        live = sim.control.open_position(KEY, "SOLUSDT", "Buy", "1")  # over the socket
+
+        await eventually(lambda: service.is_ready() and any(
+            e["data"]["orderId"] == live["orderId"] for e in executions(buffer.events())),
+            "re-seeded, the live fill delivered", within=60)
+        await eventually(lambda: any(e["data"]["orderId"] == gap["orderId"]
+                                     for e in executions(buffer.events())),
+                         "the gap's fill recovered", within=10)
+        assert sorted(e["data"]["execId"] for e in executions(buffer.events())) == sorted(
+            exchange_exec_ids(sim))

@@ -61,11 +61,35 @@ def test_recovery_starts_before_the_newest_fact_within_the_query_window():
     log = FactLog(started_ms=1_000_000)
     now = 2_000_000
     assert log.recovery_start(now) == 1_000_000 - RECOVERY_MARGIN_MS
+    log.close_gap()  # the first recovery ran: from now on the newest fact leads
     log.admit("execution", execution("e1", 1_500_000))
     log.admit("execution", execution("e0", 1_200_000))  # older: does not move it back
     assert log.recovery_start(now) == 1_500_000 - RECOVERY_MARGIN_MS
     far_future = 1_500_000 + 30 * QUERY_WINDOW_MS
     assert log.recovery_start(far_future) == far_future - QUERY_WINDOW_MS
+
+
+def test_a_gap_pins_the_recovery_start_however_many_newer_facts_arrive_first():
+    """Socket down after e1; reconnected, the socket delivers e2 20 s later while the
+    recovery is still held up (rate-limited REST): the recovery must still start before
+    the gap, or the gap's fills are never read back."""
+    log = FactLog()
+    log.close_gap()
+    log.admit("execution", execution("e1", 1_000_000))
+    log.open_gap()
+    log.admit("execution", execution("e2", 1_020_000))
+    assert log.recovery_start(2_000_000) == 1_000_000 - RECOVERY_MARGIN_MS
+    log.open_gap()  # dropped again before recovering: the first gap's start holds
+    assert log.recovery_start(2_000_000) == 1_000_000 - RECOVERY_MARGIN_MS
+    log.close_gap()
+    assert log.recovery_start(2_000_000) == 1_020_000 - RECOVERY_MARGIN_MS
+
+
+def test_until_the_first_recovery_it_starts_from_the_start():
+    """A restarted pod's look-back survives fills its new socket delivers first."""
+    log = FactLog(started_ms=1_000_000)
+    log.admit("execution", execution("e1", 1_100_000))
+    assert log.recovery_start(2_000_000) == 1_000_000 - RECOVERY_MARGIN_MS
 
 
 def test_the_fact_log_forgets_the_oldest_beyond_its_bound():
