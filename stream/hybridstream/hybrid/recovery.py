@@ -82,6 +82,6 @@ class FactLog:
     def recovery_start(self, now_ms: int) -> int:
         """The ``startTime`` of the next recovery read: a little before the newest fact
         seen, and never beyond Bybit's seven-day query window."""
-        anchor = self.newest_ms if self._gap_from is None else min(self._gap_from,
-                                                                    self.newest_ms)
+        # An open gap's start is never after the newest fact (that one only grows).
+        anchor = self.newest_ms if self._gap_from is None else self._gap_from
         return max(anchor - RECOVERY_MARGIN_MS, now_ms - QUERY_WINDOW_MS, 0)

@@ -21,7 +21,7 @@ from hybridstream.routing import Mode
 from hybridstream.service.pipeline import Pipeline
 from hybridstream.service.private_client import PrivateClient
 from hybridstream.service.public_client import PublicClient
-from hybridstream.service.rest import BybitRest, RestError
+from hybridstream.service.rest import REST_FAILURES, BybitRest
 from hybridstream.service.sockets import ClientConfig, sleep_unless
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class HybridRunner:
                     continue
                 try:
                     await poll()
-                except (RestError, aiohttp.ClientError, TimeoutError) as exc:
+                except REST_FAILURES as exc:
                     self.pipeline.metrics.errors.labels(category="rest").inc()
                     log.warning("fallback: %s REST poll failed (%s)", socket,
                                 exc.__class__.__name__)
@@ -127,7 +127,7 @@ class HybridRunner:
             if self.mode is Mode.PARALLEL and self.book.positions:
                 try:
                     prices, _ = await self.rest.fetch_mark_prices(self.config.category)
-                except (RestError, aiohttp.ClientError, TimeoutError, KeyError) as exc:
+                except (*REST_FAILURES, KeyError) as exc:
                     log.warning("parallel: REST price poll failed (%s)", exc.__class__.__name__)
                 else:
                     self._compare(prices)

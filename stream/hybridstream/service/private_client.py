@@ -24,7 +24,7 @@ from hybridstream.hybrid.decisions import Backoff
 from hybridstream.hybrid.events import Source
 from hybridstream.hybrid.frames import PRIVATE_TOPICS, CommandAck, Frame, PrivateFrame
 from hybridstream.service.pipeline import Pipeline
-from hybridstream.service.rest import BybitRest, RestError
+from hybridstream.service.rest import REST_FAILURES, BybitRest
 from hybridstream.service.sockets import (
     ClientConfig,
     FrameSocket,
@@ -120,25 +120,17 @@ class PrivateClient:
         return True
 
     async def _seed(self, sock: FrameSocket, stop: asyncio.Event) -> None:
-        """Reconcile positions from REST; retries with backoff while the socket is open."""
+        """Reconcile positions and recover the gap from REST; retries with backoff while
+        the socket is open."""
         delays = Backoff(base=0.5, cap=10.0).delays()
         while not sock.ws.closed and not stop.is_set():
-            token = self.book.begin_seed()
             try:
-                items, stamp = await self.rest.fetch_position_snapshot(
-                    self.config.category, self.config.settle_coin, self.book.desired_symbols())
-            except (RestError, aiohttp.ClientError, TimeoutError) as exc:
-                log.warning("private: position seed failed (%s), retrying", exc)
-                await sleep_unless(stop, next(delays))
-                continue
-            self.pipeline.received("position", Source.HYBRID, len(items))
-            self.pipeline.emit(self.book.apply_seed(token, items, stamp, time.time() * 1000))
-            self.stats["seeds"] += 1
-            self._changed()
-            try:
+                await self._reconcile_positions(Source.HYBRID)
+                self.stats["seeds"] += 1
                 await self.recover()
-            except (RestError, aiohttp.ClientError, TimeoutError) as exc:
-                log.warning("private: recovery of the gap failed (%s), retrying", exc)
+            except REST_FAILURES as exc:
+                log.warning("private: re-seed or recovery of the gap failed (%s), retrying",
+                            exc)
                 await sleep_unless(stop, next(delays))
                 continue
             # Only here, with the socket live since before the read: the REST fallback's
@@ -146,6 +138,16 @@ class PrivateClient:
             self.book.facts.close_gap()
             self.seeded = True
             return
+
+    async def _reconcile_positions(self, source: Source, *, changes_only: bool = False) -> None:
+        """Read the positions over REST and reconcile the book with them (a seed)."""
+        token = self.book.begin_seed()
+        items, stamp = await self.rest.fetch_position_snapshot(
+            self.config.category, self.config.settle_coin, self.book.desired_symbols())
+        self.pipeline.received("position", source, len(items))
+        self.pipeline.emit(self.book.apply_seed(token, items, stamp, time.time() * 1000,
+                                                changes_only=changes_only))
+        self._changed()
 
     async def recover(self) -> int:
         """Emit the orders and executions the exchange produced since the newest one seen
@@ -162,15 +164,10 @@ class PrivateClient:
         return len(events)
 
     async def poll_fallback(self) -> None:
-        """What the socket carries, read over REST while it is down: positions (reconciled
-        as a seed) and the orders and executions since the newest one seen."""
-        token = self.book.begin_seed()
-        items, stamp = await self.rest.fetch_position_snapshot(
-            self.config.category, self.config.settle_coin, self.book.desired_symbols())
-        self.pipeline.received("position", Source.REST, len(items))
-        self.pipeline.emit(self.book.apply_seed(token, items, stamp, time.time() * 1000,
-                                                changes_only=True))
-        self._changed()
+        """What the socket carries, read over REST while it is down: positions (only those
+        that changed are emitted again) and the orders and executions since the newest one
+        seen."""
+        await self._reconcile_positions(Source.REST, changes_only=True)
         await self.recover()
 
     def _on_frame(self, frame: Frame, now_ms: float) -> None:

@@ -38,6 +38,11 @@ class RateLimited(RestError):
     """Still rate limited after every retry."""
 
 
+#: What a REST call may raise when the exchange or the network fails (not a bug): callers
+#: log it and retry.
+REST_FAILURES = (RestError, aiohttp.ClientError, TimeoutError)
+
+
 @dataclass(frozen=True, slots=True)
 class Credentials:
     """API key and secret, kept out of ``repr``."""

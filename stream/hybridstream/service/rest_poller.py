@@ -13,12 +13,10 @@ import logging
 import time
 from typing import Any
 
-import aiohttp
-
 from hybridstream.hybrid.book import HybridBook
 from hybridstream.hybrid.events import Source
 from hybridstream.service.pipeline import Pipeline
-from hybridstream.service.rest import BybitRest, RestError
+from hybridstream.service.rest import REST_FAILURES, BybitRest
 from hybridstream.service.sockets import sleep_unless
 
 log = logging.getLogger(__name__)
@@ -46,7 +44,7 @@ class RestPoller:
             started = time.monotonic()
             try:
                 await self.poll_once()
-            except (RestError, aiohttp.ClientError, TimeoutError) as exc:
+            except REST_FAILURES as exc:
                 self.stats["poll_failures"] += 1
                 log.warning("rest: poll failed (%s)", exc)
             except (KeyError, TypeError, ValueError) as exc:  # malformed REST data

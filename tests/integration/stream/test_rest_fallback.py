@@ -7,6 +7,8 @@ executions that happened in it are recovered once each when the socket is back."
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 
 from hybridstream.service.app import StreamService
@@ -14,6 +16,7 @@ from hybridstream.simulator.app import Simulator, running_simulator
 
 from .harness import (
     KEY,
+    EventBuffer,
     assert_book_matches_truth,
     build_settings,
     eventually,
@@ -33,6 +36,19 @@ def executions(events: list[dict]) -> list[dict]:
 
 def exchange_exec_ids(sim: Simulator) -> list[str]:
     return [e["execId"] for e in sim.engine.accounts[KEY].executions]
+
+
+@asynccontextmanager
+async def after_a_first_fill() -> AsyncIterator[tuple[Simulator, StreamService, EventBuffer]]:
+    """A ready stream without REST fallback (only the recovery after a reconnect) whose
+    first fill was delivered over the socket."""
+    async with running_simulator(symbols=6) as sim, running_stream(build_settings(
+            sim, HYBRID_FALLBACK_AFTER=600)) as (service, buffer):
+        await eventually(service.is_ready, "stream ready")
+        await place_market_order(sim, "BTCUSDT", "Buy", "0.01")
+        await eventually(lambda: len(executions(buffer.events())) == 1, "first fill")
+        assert service.hybrid is not None
+        yield sim, service, buffer
 
 
 async def test_websocket_outage_in_production_keeps_events_flowing_over_rest():
@@ -76,11 +92,7 @@ async def test_websocket_outage_in_production_keeps_events_flowing_over_rest():
 
 
 async def test_a_short_gap_is_recovered_once_after_reconnect():
-    async with running_simulator(symbols=6) as sim, running_stream(build_settings(
-            sim, HYBRID_FALLBACK_AFTER=600)) as (service, buffer):
-        await eventually(service.is_ready, "stream ready")
-        await place_market_order(sim, "BTCUSDT", "Buy", "0.01")
-        await eventually(lambda: len(executions(buffer.events())) == 1, "first fill")
+    async with after_a_first_fill() as (sim, service, buffer):
         assert service.hybrid is not None
         connects = service.hybrid.private.connects
 
@@ -108,11 +120,7 @@ async def test_a_gap_is_recovered_even_when_the_reseed_is_rate_limited():
     """Found by the chaos suite (rate-limit fault): the socket back, its re-seed held up by
     a REST rate limit while it already delivers newer fills; the recovery must still read
     back the fill of the gap itself."""
-    async with running_simulator(symbols=6) as sim, running_stream(build_settings(
-            sim, HYBRID_FALLBACK_AFTER=600)) as (service, buffer):
-        await eventually(service.is_ready, "stream ready")
-        await place_market_order(sim, "BTCUSDT", "Buy", "0.01")
-        await eventually(lambda: len(executions(buffer.events())) == 1, "first fill")
+    async with after_a_first_fill() as (sim, service, buffer):
         assert service.hybrid is not None
         connects = service.hybrid.private.connects
 
