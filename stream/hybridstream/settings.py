@@ -66,6 +66,9 @@ class StreamSettings(BaseSettings):
     pod_namespace: str | None = Field(default=None, validation_alias="POD_NAMESPACE")
     rollout: str | None = Field(default=None, validation_alias="HYBRID_ROLLOUT",
                                 description="the HybridStreamRollout of this pod (metric scope)")
+    revision: int | None = Field(default=None, ge=0, validation_alias="HYBRID_REVISION",
+                                 description="the rollout revision this pod runs (0: the "
+                                 "legacy poller); the routing document says its side")
     sink: SinkKind = Field(default=SinkKind.JSONL, validation_alias="HYBRID_SINK")
     sink_url: str | None = Field(default=None, validation_alias="HYBRID_SINK_URL")
     redis_stream: str = Field(default="hybridstream:events",

@@ -48,6 +48,7 @@ ROLLOUT_NAME_MAX = 50
 #: override it (logic/builders.py sets exactly these; a unit test keeps them in step).
 RESERVED_ENV = ("HYBRID_MODE", "BYBIT_API_KEY", "BYBIT_API_SECRET", "BYBIT_NETWORK",
                 "HYBRID_SINK", "HYBRID_SINK_URL", "HYBRID_ROUTING_CONFIGMAP", "HYBRID_ROLLOUT",
+                "HYBRID_REVISION",
                 "POD_NAME", "POD_NAMESPACE", "HYBRID_HTTP_PORT", "HYBRID_STATUS_TOKEN",
                 "HYBRID_SPILL_DIR", "HYBRID_SPILL_MAX_BYTES", "HYBRID_DRAIN_TIMEOUT")
 #: A Kubernetes resource quantity (``50m``, ``64Mi``, ``1.5``).

@@ -27,7 +27,14 @@ from prometheus_client import (
 from prometheus_client.core import HistogramMetricFamily, Metric
 
 from hybridstream.hybrid.events import EventType
-from hybridstream.routing import SCOPE_NAMESPACE, SCOPE_POD, SCOPE_ROLLOUT, Mode, role_of
+from hybridstream.routing import (
+    SCOPE_NAMESPACE,
+    SCOPE_POD,
+    SCOPE_REVISION,
+    SCOPE_ROLLOUT,
+    Mode,
+    role_of,
+)
 
 SOCKETS = ("private", "public")
 SOURCES = ("hybrid", "rest")
@@ -97,10 +104,11 @@ class _ScopedRegistry:
             yield family
 
 
-def scope_labels(rollout: str | None, namespace: str | None,
-                 pod: str | None) -> dict[str, str]:
+def scope_labels(rollout: str | None, namespace: str | None, pod: str | None,
+                 revision: int | None = None) -> dict[str, str]:
     """The scope labels of a pod (those known; none outside Kubernetes)."""
-    found = {SCOPE_ROLLOUT: rollout, SCOPE_NAMESPACE: namespace, SCOPE_POD: pod}
+    found = {SCOPE_ROLLOUT: rollout, SCOPE_NAMESPACE: namespace, SCOPE_POD: pod,
+             SCOPE_REVISION: None if revision is None else str(revision)}
     return {k: v for k, v in found.items() if v}
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 from hybridstream.routing import ACK_ANNOTATION, CONFIGMAP_KEY, RoutingDocument
+from hybridstream_operator.logic.builders import REVISION_LABEL
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
@@ -114,7 +115,8 @@ class MetricsSource:
 @dataclass
 class Acker:
     """Plays the stream pods: reads the routing ConfigMap, "applies" it on every Ready pod
-    of the roles not frozen, and records each distinct document it saw."""
+    of the roles (``legacy``/``hybrid``) and revisions (``r2``) not frozen, and records each
+    distinct document it saw."""
 
     core: client.CoreV1Api
     namespace: str
@@ -136,8 +138,9 @@ class Acker:
         pods = await self.core.list_namespaced_pod(
             self.namespace, label_selector=f"hybridstream.io/rollout={self.rollout}")
         for pod in pods.items:
-            role = (pod.metadata.labels or {}).get("hybridstream.io/role")
-            if role in self.frozen or pod.metadata.deletion_timestamp:
+            labels = pod.metadata.labels or {}
+            role, revision = labels.get("hybridstream.io/role"), labels.get(REVISION_LABEL)
+            if {role, f"r{revision}"} & self.frozen or pod.metadata.deletion_timestamp:
                 continue
             if (pod.metadata.annotations or {}).get(ACK_ANNOTATION) == str(doc.generation):
                 continue
