@@ -5,6 +5,7 @@
     kubectl hsr promote NAME [--full]      finish the current step now (or jump to production)
     kubectl hsr pause|resume|abort|retry NAME [--reason TEXT]
     kubectl hsr history NAME               phase history and the last failure
+    kubectl hsr dashboard [--port 3100] [-A]  the rollouts in a browser, on 127.0.0.1
 
 As with kubectl, -n/--namespace, --context and --kubeconfig go before or after the
 sub-command; without -n the namespace is the context's (else "default").
@@ -21,8 +22,8 @@ from typing import Any
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from hybridstream_operator.clients.kube import Kube, list_rollouts, patch_rollout_annotations
-from hybridstream_operator.logic.intents import build_intent_annotation
+from hybridstream_operator.clients.kube import Kube, list_rollouts, send_intent
+from hybridstream_operator.dashboard.server import serve
 from hybridstream_operator.models.observations import IntentKind
 from hybridstream_operator.models.status import RolloutStatus, Verdict
 
@@ -111,6 +112,9 @@ async def _run(args: argparse.Namespace) -> int:
     async with client.ApiClient() as api:
         kube = Kube.from_api_client(api)
         ns = resolve_namespace(args.namespace, loader.current_context)
+        if args.command == "dashboard":
+            await serve(kube, None if args.all_namespaces else ns, args.port)
+            return 0
         if args.command == "get" and not args.name:
             while True:
                 found = await list_rollouts(kube, None if args.all_namespaces else ns)
@@ -131,8 +135,7 @@ async def _run(args: argparse.Namespace) -> int:
                 print()
         kind = IntentKind.PROMOTE_FULL if args.command == "promote" and args.full \
             else IntentKind(args.command)
-        await patch_rollout_annotations(kube, ns, args.name, build_intent_annotation(
-            kind, datetime.now(UTC), args.reason))
+        await send_intent(kube, ns, args.name, kind, args.reason)
         print(f"{kind.value} requested for {ns}/{args.name}")
         return 0
 
@@ -158,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     history = sub.add_parser("history", help="phase history")
     _add_global_flags(history, all_namespaces=False)
     history.add_argument("name")
+    dashboard = sub.add_parser("dashboard", help="serve a web UI on 127.0.0.1 (your "
+                               "kubeconfig's access; nothing is exposed in the cluster)")
+    _add_global_flags(dashboard, all_namespaces=True)
+    dashboard.add_argument("--port", type=int, default=3100, help="0 picks a free port")
     for verb in ("promote", "pause", "resume", "abort", "retry"):
         cmd = sub.add_parser(verb, help=f"request {verb}")
         _add_global_flags(cmd, all_namespaces=False)
@@ -178,7 +185,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         dest = names[-1].lstrip("-")
         setattr(args, dest, getattr(args, dest, None))
     args.all_namespaces = getattr(args, "all_namespaces", False)
-    if args.all_namespaces and (args.command != "get" or args.name):
+    if args.all_namespaces and (args.command not in ("get", "dashboard")
+                                or getattr(args, "name", None)):
         parser.error("-A/--all-namespaces only lists rollouts (kubectl hsr get -A); "
                      "name one rollout with -n NAMESPACE")
     return args
