@@ -1,0 +1,121 @@
+"""``kubectl hsr dashboard``'s HTTP side on a real control plane, as a real subprocess:
+the list as JSON and as server-sent events that follow a change, the rollout page's data,
+an intent posted from it, and every refusal said out loud (unknown rollout, unknown
+action, a cross-origin post, a non-loopback Host)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import signal
+from collections.abc import AsyncIterator
+
+import aiohttp
+from operator_harness import SLOW, rollout_manifest, start_plugin, wait_until
+
+
+@contextlib.asynccontextmanager
+async def dashboard(env, *args: str) -> AsyncIterator[str]:
+    """``kubectl hsr dashboard --port 0`` running; yields its URL (from its first line)."""
+    proc = await start_plugin(env, "dashboard", "--port", "0", *args)
+    assert proc.stdout is not None
+    try:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+        found = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert found, (line, (await proc.stderr.read()).decode() if proc.stderr else "")
+        yield found.group(0)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.wait(), 30)
+
+
+async def _sse(resp: aiohttp.ClientResponse) -> AsyncIterator[dict]:
+    """The ``data:`` payloads of a server-sent events response."""
+    async for raw in resp.content:
+        line = raw.decode().strip()
+        if line.startswith("data: "):
+            yield json.loads(line[len("data: "):])
+
+
+async def _measured(env, name: str, value: float) -> bool:
+    """Whether the operator's analysis recorded ``value`` for the lag metric yet."""
+    metrics = ((await env.status(name)).get("analysis") or {}).get("metrics") or []
+    return any(m["name"] == "lag" and m.get("lastValue") not in (None, "no data")
+               and float(m["lastValue"]) == value for m in metrics)
+
+
+async def test_list_detail_stream_and_actions(env, prometheus, metrics_source):
+    metrics_source.lag.set(4)  # 80 % of the metric's "result < 5": near its threshold
+    env.cluster.apply(rollout_manifest("srv", prometheus.url, **SLOW), namespace=env.namespace)
+    async with env.acking("srv"):
+        await env.wait_phase("srv", "Canary")
+        await wait_until(lambda: _measured(env, "srv", 4), what="the lag measured")
+        async with dashboard(env) as url, aiohttp.ClientSession() as http:
+            async with http.get(f"{url}api/rollouts") as r:
+                body = await r.json()
+            assert body["namespace"] == env.namespace
+            assert [(row["name"], row["phase"]) for row in body["rows"]] == [("srv", "Canary")]
+
+            detail_url = f"{url}api/rollouts/{env.namespace}/srv"
+            async with http.get(detail_url) as r:
+                detail = await r.json()
+            assert detail["row"]["stable"] == "-" and detail["routing"]["mode"] == "canary"
+            assert {p["role"] for p in detail["routing"]["pods"]} == {"legacy", "hybrid"}
+            assert detail["history"]["configured"] is False
+            # kwok pods run no process: the pod proxy's refusal is shown per pod
+            assert detail["streamPods"] and all(p["error"] for p in detail["streamPods"])
+            lag = next(m for m in detail["metrics"] if m["name"] == "lag")
+            assert (lag["condition"], lag["proximity"], lag["near"]) == ("result < 5", 0.8, True)
+
+            # the list stream: a snapshot first, then the pause as it happens
+            async with http.get(f"{url}api/rollouts/stream") as stream:
+                assert stream.headers["Content-Type"].startswith("text/event-stream")
+                events = _sse(stream)
+                first = await asyncio.wait_for(anext(events), 30)
+                assert first["rows"][0]["phase"] == "Canary"
+                async with http.post(f"{detail_url}/actions",
+                                     json={"kind": "pause", "reason": "from the test"}) as r:
+                    assert r.status == 202, await r.text()
+                    assert (await r.json())["message"] == \
+                        f"pause requested for {env.namespace}/srv"
+
+                async def paused() -> bool:
+                    update = await asyncio.wait_for(anext(events), 30)
+                    return update["rows"][0]["phase"] == "Paused"
+                await wait_until(paused, within=60, what="the stream to show Paused")
+
+            async with http.get(f"{url}api/rollouts/{env.namespace}/nope") as r:
+                assert r.status == 404 and "no such rollout" in (await r.json())["error"]
+            async with http.post(f"{url}api/rollouts/{env.namespace}/nope/actions",
+                                 json={"kind": "abort"}) as r:
+                assert r.status == 404 and (await r.json())["error"].startswith("404:")
+            async with http.post(f"{detail_url}/actions", json={"kind": "delete"}) as r:
+                assert r.status == 400 and "delete" in (await r.json())["error"]
+            async with http.post(f"{detail_url}/actions", json={"kind": "abort"},
+                                 headers={"Origin": "http://evil.example"}) as r:
+                assert r.status == 403
+            async with http.post(f"{detail_url}/actions", data="kind=abort",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"}
+                                 ) as r:
+                assert r.status == 403
+            async with http.get(f"{url}api/rollouts",
+                                headers={"Host": "attacker.example:3100"}) as r:
+                assert r.status == 403
+    st = await env.status("srv")
+    assert st["phase"] == "Paused", st  # the refused posts changed nothing
+
+
+async def test_all_namespaces_lists_with_a_namespace(env, prometheus):
+    env.cluster.apply(rollout_manifest("everywhere", prometheus.url, **SLOW),
+                      namespace=env.namespace)
+    async with dashboard(env, "-A") as url, aiohttp.ClientSession() as http:
+        async def listed():
+            async with http.get(f"{url}api/rollouts") as r:
+                body = await r.json()
+            return body if any(row["name"] == "everywhere" for row in body["rows"]) else None
+        body = await wait_until(listed, within=30, what="the rollout listed")
+    assert body["namespace"] is None
+    assert {"namespace": env.namespace, "name": "everywhere"}.items() <= \
+        next(r for r in body["rows"] if r["name"] == "everywhere").items()
