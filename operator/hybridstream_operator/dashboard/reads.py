@@ -6,6 +6,7 @@ exposed, and RBAC decides what the caller sees)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -22,6 +23,15 @@ POD_STATUS_TIMEOUT = 3.0
 #: Watches end and are re-listed this often (the API server's own bound is longer).
 WATCH_SECONDS = 240
 Key = tuple[str, str]
+
+
+def describe(exc: ApiException) -> str:
+    """``403: <the API server's message>`` (it names the missing permission), shown as
+    it is: the caller's RBAC is the dashboard's."""
+    message = exc.reason or "error"
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        message = json.loads(exc.body).get("message") or message
+    return f"{exc.status}: {message}"
 
 
 async def _list(kube: Kube, namespace: str | None, field_selector: str | None
@@ -94,7 +104,7 @@ async def pod_status(kube: Kube, namespace: str, pod: str, port: int
     except ApiException as exc:
         hint = " (the rollout sets a status token: the pod proxy cannot pass it)" \
             if exc.status == 401 else ""
-        return None, f"{exc.status} {exc.reason}{hint}"
+        return None, describe(exc) + hint
     except TimeoutError:
         return None, f"no answer within {POD_STATUS_TIMEOUT:g} s"
     try:

@@ -34,10 +34,7 @@ NAMESPACE = web.AppKey("namespace", str)  # "" for every namespace
 
 def _api_error(exc: ApiException) -> web.Response:
     """The API server's refusal, shown as it is (403 names the missing permission)."""
-    message = exc.reason or "error"
-    with contextlib.suppress(ValueError, TypeError, AttributeError):
-        message = json.loads(exc.body).get("message") or message
-    return web.json_response({"error": f"{exc.status}: {message}"},
+    return web.json_response({"error": reads.describe(exc)},
                              status=exc.status if 400 <= (exc.status or 0) < 600 else 502)
 
 
@@ -187,7 +184,8 @@ def build_app(kube: Kube, namespace: str | None) -> web.Application:
 async def serve(kube: Kube, namespace: str | None, port: int) -> None:
     """Serve on 127.0.0.1 until cancelled (Ctrl-C); prints the URL once it listens
     (``--port 0`` picks a free port, which the line shows)."""
-    runner = web.AppRunner(build_app(kube, namespace), access_log=None)
+    # Open event streams never finish by themselves: Ctrl-C cancels them after a second.
+    runner = web.AppRunner(build_app(kube, namespace), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     bound = runner.addresses[0][1]

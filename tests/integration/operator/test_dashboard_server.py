@@ -6,29 +6,11 @@ action, a cross-origin post, a non-loopback Host)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import re
-import signal
 from collections.abc import AsyncIterator
 
 import aiohttp
-from operator_harness import SLOW, rollout_manifest, start_plugin, wait_until
-
-
-@contextlib.asynccontextmanager
-async def dashboard(env, *args: str) -> AsyncIterator[str]:
-    """``kubectl hsr dashboard --port 0`` running; yields its URL (from its first line)."""
-    proc = await start_plugin(env, "dashboard", "--port", "0", *args)
-    assert proc.stdout is not None
-    try:
-        line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
-        found = re.search(r"http://127\.0\.0\.1:\d+/", line)
-        assert found, (line, (await proc.stderr.read()).decode() if proc.stderr else "")
-        yield found.group(0)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        await asyncio.wait_for(proc.wait(), 30)
+from operator_harness import SLOW, dashboard, rollout_manifest, wait_until
 
 
 async def _sse(resp: aiohttp.ClientResponse) -> AsyncIterator[dict]:
