@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from kubernetes_asyncio.client.exceptions import ApiException
 
@@ -134,6 +135,8 @@ async def _events(request: web.Request, source: AsyncIterator[Any],
                 payload = json.dumps(await render(latest[0]), sort_keys=True)
             except ApiException as exc:
                 payload = _api_error(exc).text
+            except (aiohttp.ClientError, TimeoutError) as exc:  # the API server unreachable
+                payload = json.dumps({"error": f"API server: {exc or type(exc).__name__}"})
             if payload != sent:
                 await resp.write(f"data: {payload}\n\n".encode())
                 sent = payload

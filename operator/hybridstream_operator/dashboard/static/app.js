@@ -72,7 +72,9 @@ function listen(url, render) {
     render(data);
   };
   source.addEventListener("problem", (e) => {
-    live.textContent = `error: ${JSON.parse(e.data).error} (reconnecting)`;
+    const error = JSON.parse(e.data).error;
+    live.textContent = `error: ${error} (reconnecting)`;
+    render({error});
   });
   source.onerror = () => { live.textContent = "disconnected, reconnecting…"; };
 }
@@ -81,13 +83,13 @@ function listen(url, render) {
 function showList() {
   main.replaceChildren(h("h1", {tabindex: "-1"}, "Rollouts"), h("div", {id: "rows"}));
   listen("/api/rollouts/stream", (data) => {
-    const all = data.namespace === null;
-    document.querySelector("h1").textContent =
-      all ? "Rollouts in every namespace" : `Rollouts in ${data.namespace}`;
     if (data.error) {
       document.getElementById("rows").replaceChildren(h("p", {role: "alert"}, data.error));
       return;
     }
+    const all = data.namespace === null;
+    document.querySelector("h1").textContent =
+      all ? "Rollouts in every namespace" : `Rollouts in ${data.namespace}`;
     const rows = data.rows.map((r) => h("tr", {"data-rollout": `${r.namespace}/${r.name}`},
       all ? h("td", {}, r.namespace) : null,
       h("th", {scope: "row"}, h("a", {href: `#/rollout/${r.namespace}/${r.name}`,
@@ -96,7 +98,8 @@ function showList() {
       h("td", {}, r.stable), h("td", {}, r.candidate),
       h("td", {}, h("meter", {min: 0, max: 100, value: r.hybridPercent,
                               "aria-hidden": "true"}), ` ${r.hybridPercent}%`),
-      h("td", {}, age(r.created)), h("td", {class: "message"}, r.message)));
+      h("td", {"data-since": r.created}, age(r.created)),
+      h("td", {class: "message"}, r.message)));
     const head = [...(all ? ["Namespace"] : []), "Name", "Phase", "Step", "Stable",
                   "Candidate", "Hybrid", "Age", "Message"];
     keepFocus(() => document.getElementById("rows").replaceChildren(
@@ -175,7 +178,8 @@ async function act(ns, name, action) {
     return;
   }
   try {
-    const resp = await fetch(`/api/rollouts/${ns}/${name}/actions`, {method: "POST",
+    const path = `/api/rollouts/${encodeURIComponent(ns)}/${encodeURIComponent(name)}`;
+    const resp = await fetch(`${path}/actions`, {method: "POST",
       headers: {"Content-Type": "application/json"},
       body: JSON.stringify({kind: action.kind, reason})});
     const body = await resp.json();
@@ -206,7 +210,8 @@ function showRollout(ns, name) {
   main.replaceChildren(h("h1", {tabindex: "-1"}, `${ns}/${name}`), h("div", {id: "detail"},
     h("p", {}, "loading…")));
   let acts = null;
-  listen(`/api/rollouts/${ns}/${name}/stream`, (d) => {
+  const path = `/api/rollouts/${encodeURIComponent(ns)}/${encodeURIComponent(name)}`;
+  listen(`${path}/stream`, (d) => {
     const target = document.getElementById("detail");
     if (d.error) { target.replaceChildren(h("p", {role: "alert"}, d.error)); acts = null; return; }
     // The actions keep their node (the reason typed, the focus, the last result) while
@@ -259,5 +264,9 @@ function route() {
   main.querySelector("h1").focus();
 }
 
+// Ages move on between updates.
+setInterval(() => {
+  for (const el of document.querySelectorAll("[data-since]")) el.textContent = age(el.dataset.since);
+}, 1000);
 window.addEventListener("hashchange", route);
 route();
