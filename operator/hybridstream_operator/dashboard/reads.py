@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from typing import Any, TypeVar
 
 from kubernetes_asyncio import watch
 from kubernetes_asyncio.client.exceptions import ApiException
@@ -23,6 +23,7 @@ POD_STATUS_TIMEOUT = 3.0
 #: Watches end and are re-listed this often (the API server's own bound is longer).
 WATCH_SECONDS = 240
 Key = tuple[str, str]
+T = TypeVar("T")
 
 
 def describe(exc: ApiException) -> str:
@@ -32,6 +33,15 @@ def describe(exc: ApiException) -> str:
     with contextlib.suppress(ValueError, TypeError, AttributeError):
         message = json.loads(exc.body).get("message") or message
     return f"{exc.status}: {message}"
+
+
+async def attempt(read: Awaitable[T]) -> tuple[T | None, str | None]:
+    """(result, None), or (None, the API server's refusal): a caller allowed to read the
+    rollout but not its pods or Events still sees the rest of the page."""
+    try:
+        return await read, None
+    except ApiException as exc:
+        return None, describe(exc)
 
 
 async def _list(kube: Kube, namespace: str | None, field_selector: str | None

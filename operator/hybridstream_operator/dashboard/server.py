@@ -69,14 +69,17 @@ async def rows(request: web.Request) -> web.Response:
 
 async def _detail(kube: Kube, obj: dict[str, Any]) -> dict[str, Any]:
     ns, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
-    pods, events = await asyncio.gather(reads.stream_pods(kube, ns, name),
-                                        reads.rollout_events(kube, ns, name))
+    (pods, pods_error), (events, events_error) = await asyncio.gather(
+        reads.attempt(reads.stream_pods(kube, ns, name)),
+        reads.attempt(reads.rollout_events(kube, ns, name)))
+    pods = pods or []
     port = reads.metrics_port(obj)
     answers = await asyncio.gather(*(reads.pod_status(kube, ns, p["name"], port)
                                      for p in pods))
     stream = [views.stream_pod_view(p["name"], p["role"], body, error)
               for p, (body, error) in zip(pods, answers, strict=True)]
-    return views.rollout_detail(obj, pods, events, stream, datetime.now(UTC))
+    return views.rollout_detail(obj, pods, events or [], stream, datetime.now(UTC),
+                                problems={"pods": pods_error, "events": events_error})
 
 
 async def detail(request: web.Request) -> web.Response:
@@ -125,8 +128,9 @@ async def _events(request: web.Request, source: AsyncIterator[Any],
             changed.clear()
             if task.done():
                 exc = task.exception()
-                problem = _api_error(exc).text if isinstance(exc, ApiException) \
-                    else json.dumps({"error": f"watch ended: {exc or 'closed'}"})
+                problem = json.dumps({"error": reads.describe(exc)
+                                      if isinstance(exc, ApiException)
+                                      else f"watch ended: {exc or 'closed'}"})
                 await resp.write(f"event: problem\ndata: {problem}\n\n".encode())
                 return resp
             if not latest:
@@ -134,7 +138,7 @@ async def _events(request: web.Request, source: AsyncIterator[Any],
             try:
                 payload = json.dumps(await render(latest[0]), sort_keys=True)
             except ApiException as exc:
-                payload = _api_error(exc).text
+                payload = json.dumps({"error": reads.describe(exc)})
             except (aiohttp.ClientError, TimeoutError) as exc:  # the API server unreachable
                 payload = json.dumps({"error": f"API server: {exc or type(exc).__name__}"})
             if payload != sent:
@@ -146,8 +150,8 @@ async def _events(request: web.Request, source: AsyncIterator[Any],
         return resp  # the tab was closed
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, ApiException, ConnectionError):
-            await task
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task  # its failure, if any, was sent as the problem event
 
 
 async def rows_stream(request: web.Request) -> web.StreamResponse:

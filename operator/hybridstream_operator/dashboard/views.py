@@ -227,8 +227,10 @@ def history_sink(spec: Mapping[str, Any]) -> dict[str, Any]:
 
 def rollout_detail(obj: Mapping[str, Any], pods: Iterable[Mapping[str, Any]],
                    events: Iterable[Mapping[str, Any]],
-                   stream_pods: Iterable[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
-    """Everything the rollout page shows."""
+                   stream_pods: Iterable[Mapping[str, Any]], now: datetime, *,
+                   problems: Mapping[str, str | None] | None = None) -> dict[str, Any]:
+    """Everything the rollout page shows; ``problems`` says why a part could not be read
+    (``{"pods": "403: ...", "events": None}``)."""
     st = RolloutStatus.model_validate(obj.get("status") or {})
     spec = obj.get("spec") or {}
     return {"row": rollout_row(obj), "pausedFrom": st.paused_from.value if st.paused_from
@@ -237,6 +239,7 @@ def rollout_detail(obj: Mapping[str, Any], pods: Iterable[Mapping[str, Any]],
             "routing": routing_view(st, pods), "metrics": metric_rows(st, spec),
             "lastFailure": failure_view(st), "events": event_rows(events),
             "streamPods": list(stream_pods), "history": history_sink(spec),
+            "problems": {k: v for k, v in (problems or {}).items() if v},
             "actions": [{"kind": k.value, "confirm": k in CONFIRM} for k in IntentKind]}
 
 

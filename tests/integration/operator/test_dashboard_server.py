@@ -10,6 +10,7 @@ import json
 from collections.abc import AsyncIterator
 
 import aiohttp
+import yaml
 from operator_harness import SLOW, dashboard, rollout_manifest, wait_until
 
 
@@ -101,3 +102,48 @@ async def test_all_namespaces_lists_with_a_namespace(env, prometheus):
     assert body["namespace"] is None
     assert {"namespace": env.namespace, "name": "everywhere"}.items() <= \
         next(r for r in body["rows"] if r["name"] == "everywhere").items()
+
+
+async def test_the_callers_rbac_applies(env, prometheus, tmp_path):
+    """A caller who may only read rollouts sees the list, and is told, in the API server's
+    words, that they may not act or read pods: the dashboard has no rights of its own."""
+    env.cluster.apply(rollout_manifest("ro", prometheus.url, **SLOW), namespace=env.namespace)
+    reader = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+              "metadata": {"name": "rollout-reader"},
+              "rules": [{"apiGroups": ["hybridstream.io"], "resources": ["hybridstreamrollouts"],
+                         "verbs": ["get", "list", "watch"]}]}
+    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+               "metadata": {"name": "rollout-reader"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                           "name": "rollout-reader"},
+               "subjects": [{"kind": "ServiceAccount", "name": "reader",
+                             "namespace": env.namespace}]}
+    env.cluster.kubectl("-n", env.namespace, "create", "serviceaccount", "reader")
+    env.cluster.apply(reader, binding, namespace=env.namespace)
+    token = env.cluster.kubectl("-n", env.namespace, "create", "token", "reader").strip()
+    config = yaml.safe_load(env.cluster.kubeconfig.read_text())
+    config["users"] = [{"name": "reader", "user": {"token": token}}]
+    config["contexts"] = [{"name": "reader", "context": {
+        "cluster": config["clusters"][0]["name"], "user": "reader",
+        "namespace": env.namespace}}]
+    config["current-context"] = "reader"
+    kubeconfig = tmp_path / "reader.kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(config))
+
+    async with dashboard(env, "--kubeconfig", str(kubeconfig)) as url, \
+            aiohttp.ClientSession() as http:
+        async with http.get(f"{url}api/rollouts") as r:
+            assert r.status == 200 and [row["name"] for row in (await r.json())["rows"]] == ["ro"]
+        async with http.post(f"{url}api/rollouts/{env.namespace}/ro/actions",
+                             json={"kind": "abort", "reason": "not mine"}) as r:
+            error = (await r.json())["error"]
+        assert r.status == 403 and "cannot patch resource" in error, error
+        assert f"system:serviceaccount:{env.namespace}:reader" in error
+        # the rollout itself is shown; the pods and Events it may not read say why
+        async with http.get(f"{url}api/rollouts/{env.namespace}/ro/stream") as stream:
+            detail = await asyncio.wait_for(anext(_sse(stream)), 30)
+        assert detail["row"]["name"] == "ro" and detail["streamPods"] == [], detail
+        assert 'cannot list resource "pods"' in detail["problems"]["pods"]
+        assert 'cannot list resource "events"' in detail["problems"]["events"]
+    annotations = (await env.rollout("ro"))["metadata"].get("annotations") or {}
+    assert "hybridstream.io/intent" not in annotations

@@ -146,6 +146,10 @@ def test_detail_offers_every_intent_and_confirms_the_big_ones():
     assert confirm == {"abort", "promote-full"}
     assert {a["kind"] for a in detail["actions"]} == {k.value for k in IntentKind}
     assert detail["lastFailure"] is None and detail["routing"]["segments"][0]["owner"] == "legacy"
+    assert detail["problems"] == {}
+    refused = views.rollout_detail(_obj({}), [], [], [], NOW, problems={
+        "pods": "403: pods is forbidden", "events": None})
+    assert refused["problems"] == {"pods": "403: pods is forbidden"}
 
 
 def test_parse_action():

@@ -111,7 +111,12 @@ function showList() {
 const OWNER_TEXT = {hybrid: "hybrid forwards", legacy: "legacy forwards",
                     both: "both forward (handover)", none: "nobody forwards (gap)"};
 
-function routingPicture(r) {
+// A part of the page the caller may not read says so, in the API server's words.
+function refused(problem) {
+  return h("p", {role: "alert", class: "error"}, `✕ cannot read: ${problem}`);
+}
+
+function routingPicture(r, podsProblem) {
   const bar = h("div", {class: "bar", role: "img",
     "aria-label": r.segments.map((s) => `${s.low} to ${s.high}: ${OWNER_TEXT[s.owner]}`)
       .join("; ")},
@@ -121,7 +126,8 @@ function routingPicture(r) {
     h("p", {}, `generation ${r.generation}, mode ${r.mode}: hybrid [0,${r.hybridHigh}), `
       + `legacy [${r.legacyLow},100)`),
     bar, h("div", {class: "scale", "aria-hidden": "true"}, h("span", {}, "0"), h("span", {}, "100")),
-    table("Pods and the routing generation they acked", ["Pod", "Role", "Ready", "Ack"],
+    podsProblem ? refused(podsProblem) : table("Pods and the routing generation they acked",
+      ["Pod", "Role", "Ready", "Ack"],
       r.pods.map((p) => h("tr", {}, h("th", {scope: "row"}, p.name), h("td", {}, p.role),
         h("td", {}, p.ready), h("td", {class: p.current ? "ok" : "warn"},
           p.current ? "✓ " : "! ", p.acked))), "No stream pods."));
@@ -243,11 +249,13 @@ function showRollout(ns, name) {
           phase(t.phase), t.stepIndex === null ? "" : ` step ${t.stepIndex + 1}`,
           ` · ${new Date(t.at).toLocaleTimeString()} · ${seconds(t.seconds)}`,
           t.current ? " (now)" : "", h("span", {class: "reason"}, ` ${t.reason}`))))),
-      section("routing-title", "Routing split", routingPicture(d.routing)),
+      section("routing-title", "Routing split", routingPicture(d.routing, d.problems.pods)),
       section("metrics-title", "Analysis", metricsTable(d.metrics)),
       section("failure-title", "Last failure", failure),
-      section("pods-title", "Stream pods", streamPods(d.streamPods)),
-      section("events-title", "Recent events", table("Events, newest first",
+      section("pods-title", "Stream pods",
+        d.problems.pods ? refused(d.problems.pods) : streamPods(d.streamPods)),
+      section("events-title", "Recent events", d.problems.events ? refused(d.problems.events)
+        : table("Events, newest first",
         ["When", "Type", "Reason", "Message"], d.events.map((e) => h("tr", {},
           h("td", {}, `${age(e.at)} ago`), h("td", {}, e.type), h("td", {}, e.reason),
           h("td", {}, e.count > 1 ? `${e.message} (×${e.count})` : e.message))),
