@@ -7,6 +7,7 @@
     kubectl hsr history NAME               revisions, phase history and the last failure
     kubectl hsr undo NAME [--to-revision N]  walk an earlier revision again (default: back
                                            to stable mid-walk, else the previous stable)
+    kubectl hsr dashboard [--port 3100] [-A]  the rollouts in a browser, on 127.0.0.1
 
 As with kubectl, -n/--namespace, --context and --kubeconfig go before or after the
 sub-command; without -n the namespace is the context's (else "default").
@@ -27,10 +28,10 @@ from hybridstream_operator.clients.kube import (
     Kube,
     fetch_rollout,
     list_rollouts,
-    patch_rollout_annotations,
     replace_rollout_workload,
+    send_intent,
 )
-from hybridstream_operator.logic.intents import build_intent_annotation
+from hybridstream_operator.dashboard.server import serve
 from hybridstream_operator.logic.revisions import UndoRefused, choose_undo_target
 from hybridstream_operator.models.observations import IntentKind
 from hybridstream_operator.models.spec import RolloutSpec
@@ -155,6 +156,9 @@ async def _run(args: argparse.Namespace) -> int:
     async with client.ApiClient() as api:
         kube = Kube.from_api_client(api)
         ns = resolve_namespace(args.namespace, loader.current_context)
+        if args.command == "dashboard":
+            await serve(kube, None if args.all_namespaces else ns, args.port)
+            return 0
         if args.command == "get" and not args.name:
             while True:
                 found = await list_rollouts(kube, None if args.all_namespaces else ns)
@@ -179,8 +183,7 @@ async def _run(args: argparse.Namespace) -> int:
             return 1 if message.startswith("error") else 0
         kind = IntentKind.PROMOTE_FULL if args.command == "promote" and args.full \
             else IntentKind(args.command)
-        await patch_rollout_annotations(kube, ns, args.name, build_intent_annotation(
-            kind, datetime.now(UTC), args.reason))
+        await send_intent(kube, ns, args.name, kind, args.reason)
         print(f"{kind.value} requested for {ns}/{args.name}")
         return 0
 
@@ -211,6 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     undo_cmd.add_argument("name")
     undo_cmd.add_argument("--to-revision", type=int, default=None,
                           help="revision number (kubectl hsr history NAME lists them)")
+    dashboard = sub.add_parser("dashboard", help="serve a web UI on 127.0.0.1 (your "
+                               "kubeconfig's access; nothing is exposed in the cluster)")
+    _add_global_flags(dashboard, all_namespaces=True)
+    dashboard.add_argument("--port", type=int, default=3100, help="0 picks a free port")
     for verb in ("promote", "pause", "resume", "abort", "retry"):
         cmd = sub.add_parser(verb, help=f"request {verb}")
         _add_global_flags(cmd, all_namespaces=False)
@@ -231,7 +238,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         dest = names[-1].lstrip("-")
         setattr(args, dest, getattr(args, dest, None))
     args.all_namespaces = getattr(args, "all_namespaces", False)
-    if args.all_namespaces and (args.command != "get" or args.name):
+    if args.all_namespaces and (args.command not in ("get", "dashboard")
+                                or getattr(args, "name", None)):
         parser.error("-A/--all-namespaces only lists rollouts (kubectl hsr get -A); "
                      "name one rollout with -n NAMESPACE")
     return args

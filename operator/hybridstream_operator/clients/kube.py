@@ -23,7 +23,8 @@ from hybridstream_operator.logic.builders import (
     build_revision_selector,
     routing_configmap_name,
 )
-from hybridstream_operator.models.observations import Acks, DeploymentState
+from hybridstream_operator.logic.intents import build_intent_annotation
+from hybridstream_operator.models.observations import Acks, DeploymentState, IntentKind
 from hybridstream_operator.models.spec import API_GROUP, API_VERSION, KIND, PLURAL, SecretKeyRef
 
 FIELD_MANAGER = "hybridstream-operator"
@@ -118,7 +119,7 @@ async def delete_deployment(kube: Kube, namespace: str, name: str) -> None:
             raise
 
 
-def _pod_ready(pod: Any) -> bool:
+def pod_ready(pod: Any) -> bool:
     if pod.metadata.deletion_timestamp is not None:
         return False  # terminating pods no longer count, acked or not
     conditions = (pod.status and pod.status.conditions) or []
@@ -137,7 +138,7 @@ async def fetch_acks(kube: Kube, namespace: str, rollout: str, revision: int) ->
     """Acks of the Ready, non-terminating pods of one revision."""
     selector = _selector(build_revision_selector(rollout, revision))
     pods = await kube.core.list_namespaced_pod(namespace, label_selector=selector)
-    return Acks(tuple(parse_ack(p.metadata.annotations) for p in pods.items if _pod_ready(p)))
+    return Acks(tuple(parse_ack(p.metadata.annotations) for p in pods.items if pod_ready(p)))
 
 
 async def fetch_routing(kube: Kube, namespace: str, rollout: str) -> RoutingDocument | None:
@@ -269,6 +270,14 @@ async def patch_rollout_annotations(kube: Kube, namespace: str, name: str,
     await kube.custom.patch_namespaced_custom_object(
         API_GROUP, API_VERSION, namespace, PLURAL, name,
         {"metadata": {"annotations": annotations}}, _content_type=MERGE)
+
+
+async def send_intent(kube: Kube, namespace: str, name: str, kind: IntentKind,
+                      reason: str = "") -> None:
+    """Request an intent on one rollout (``kubectl hsr promote`` and the dashboard's
+    buttons): the operator applies it once, on its next pass."""
+    await patch_rollout_annotations(kube, namespace, name, build_intent_annotation(
+        kind, datetime.now(UTC), reason))
 
 
 async def list_rollouts(kube: Kube, namespace: str | None) -> list[dict[str, Any]]:

@@ -245,6 +245,7 @@ class StreamService:
                       "dropped": dict(outbox.spill.dropped) if outbox.spill else {}},
             "sink": {"kind": self.settings.sink.value, **self.pipeline.health.status()},
             "stats": dict(self.pipeline.stats),
+            "lastEventAgeSeconds": self.pipeline.metrics.last_event_ages(time.time()),
         }
         if self.hybrid is not None:
             body["hybrid"] = self.hybrid.status()

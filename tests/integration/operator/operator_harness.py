@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -219,6 +220,21 @@ async def start_plugin(env: Any, *args: str) -> asyncio.subprocess.Process:
         sys.executable, "-m", "hybridstream_operator.plugin", "-n", env.namespace, *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env={**os.environ, **env.cluster.env})
+
+
+@contextlib.asynccontextmanager
+async def dashboard(env, *args: str) -> AsyncIterator[str]:
+    """``kubectl hsr dashboard --port 0`` running; yields its URL (from its first line)."""
+    proc = await start_plugin(env, "dashboard", "--port", "0", *args)
+    assert proc.stdout is not None
+    try:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+        found = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert found, (line, (await proc.stderr.read()).decode() if proc.stderr else "")
+        yield found.group(0)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.wait(), 30)
 
 
 async def run_plugin(env: Any, *args: str, expect_rc: int = 0) -> str:
