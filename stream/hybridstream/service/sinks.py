@@ -8,8 +8,9 @@ in one place (docs/delivery.md).
 from __future__ import annotations
 
 import json
+import logging
 import sys
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, runtime_checkable
 
 import aiohttp
 import asyncpg
@@ -20,6 +21,8 @@ from hybridstream.history.rows import MalformedEvent, build_rows
 from hybridstream.history.store import write_rows
 from hybridstream.hybrid.delivery import Verdict, classify_http_status
 from hybridstream.settings import SinkKind, StreamSettings
+
+log = logging.getLogger(__name__)
 
 
 class SinkError(RuntimeError):
@@ -35,6 +38,15 @@ class Sink(Protocol):
     async def send(self, batch: list[dict[str, Any]]) -> None: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class PreparedSink(Protocol):
+    """A sink with work to do once at start (a schema to migrate): the service calls
+    ``prepare`` before it produces events; a failure there is logged, not fatal (the
+    sink may be down at start: the first ``send`` tries again)."""
+
+    async def prepare(self) -> None: ...
 
 
 class JsonLinesSink:
@@ -116,6 +128,14 @@ class PostgresSink:
     def __init__(self, url: str) -> None:
         self._url = url
         self._conn: asyncpg.Connection | None = None
+
+    async def prepare(self) -> None:
+        """Connect and migrate at start, so that the schema is there before any event."""
+        try:
+            self._conn = await connect(self._url)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            log.warning("postgres sink: not reachable at start (%s); the first batch "
+                        "retries", describe(exc))
 
     async def send(self, batch: list[dict[str, Any]]) -> None:
         try:
