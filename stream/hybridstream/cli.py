@@ -16,6 +16,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "simulator": ("hybridstream.simulator.command", "run the local Bybit v5 simulator"),
     "history": ("hybridstream.history.command",
                 "orders, executions or positions the postgres sink stored"),
+    "trailing-stop": ("hybridstream.trailing_stop_command",
+                      "example consumer: trailing stops over the events on stdin"),
 }
 
 
