@@ -146,8 +146,13 @@ class PostgresSink:
             if self._conn is None or self._conn.is_closed():
                 self._conn = await connect(self._url)
             await write_rows(self._conn, rows)
-        except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
-            raise SinkRejected(f"postgres rejected the batch: {describe(exc)}") from None
+        except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError,
+                ValueError) as exc:
+            # SQLSTATE classes 22/23, or a value the driver cannot encode (a ValueError):
+            # this content, not the database
+            if self._conn is not None and not self._conn.is_closed():
+                raise SinkRejected(f"postgres rejected the batch: {describe(exc)}") from None
+            raise SinkError(f"postgres unavailable: {describe(exc)}") from None
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             await self._drop_connection()
             raise SinkError(f"postgres unavailable: {describe(exc)}") from None

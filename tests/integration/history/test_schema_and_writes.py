@@ -141,6 +141,10 @@ async def test_a_malformed_event_is_rejected_not_retried(postgres_url: str) -> N
             await sink.send([execution("e1"), {**execution(""), "data": {"orderId": "o"}}])
         with pytest.raises(SinkRejected):
             await sink.send([{"type": "nonsense", "data": {}}])
+        with pytest.raises(SinkRejected):  # past bigint: the driver cannot encode it
+            await sink.send([execution("e-huge", at=10**20)])
+        with pytest.raises(SinkRejected):  # a positionIdx past integer
+            await sink.send([{**position(1, 1, "1"), "data": {"positionIdx": 2**40}}])
         await sink.send([execution("e1")])  # the rest of the stream goes on
     finally:
         await sink.close()
