@@ -151,8 +151,11 @@ async def test_a_malformed_event_is_rejected_not_retried(postgres_url: str) -> N
     assert await exec_ids(postgres_url) == ["e1"]
 
 
-async def test_errors_never_carry_the_password(postgres_server: PostgresServer) -> None:
+async def test_errors_never_carry_the_password(postgres_server: PostgresServer,
+                                               caplog: pytest.LogCaptureFixture) -> None:
     down = PostgresSink(f"postgresql://u:{PASSWORD}@127.0.0.1:{free_port()}/db")
+    await down.prepare()  # down at start: logged, not fatal (the first batch retries)
+    assert "not reachable at start" in caplog.text and PASSWORD not in caplog.text
     wrong = PostgresSink(postgres_server.url(password="wrong-" + PASSWORD))
     for sink in (down, wrong):
         with pytest.raises(SinkError) as info:
