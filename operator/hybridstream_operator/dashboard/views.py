@@ -234,7 +234,8 @@ def rollout_detail(obj: Mapping[str, Any], pods: Iterable[Mapping[str, Any]],
     st = RolloutStatus.model_validate(obj.get("status") or {})
     spec = obj.get("spec") or {}
     return {"row": rollout_row(obj), "pausedFrom": st.paused_from.value if st.paused_from
-            else None, "replicas": {"legacy": st.replicas.legacy, "hybrid": st.replicas.hybrid},
+            else None,
+            "replicas": {"stable": st.replicas.stable, "candidate": st.replicas.candidate},
             "rollbacks": st.rollbacks, "timeline": timeline(st, now),
             "routing": routing_view(st, pods), "metrics": metric_rows(st, spec),
             "lastFailure": failure_view(st), "events": event_rows(events),

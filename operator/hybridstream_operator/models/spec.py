@@ -80,6 +80,7 @@ class SinkType(StrEnum):
     JSONL = "jsonl"
     WEBHOOK = "webhook"
     REDIS = "redis"
+    POSTGRES = "postgres"
 
 
 class NoDataPolicy(StrEnum):
@@ -133,12 +134,14 @@ class Sink(CamelModel):
                      "(has(self.url) && size(self.url) > 0)",
              "message": "sink.url or sink.urlSecret is required for webhook and redis sinks"},
             {"rule": "!(has(self.url) && has(self.urlSecret))",
-             "message": "sink.url and sink.urlSecret are exclusive"}]}}
+             "message": "sink.url and sink.urlSecret are exclusive"},
+            {"rule": "!has(self.type) || self.type != 'postgres' || has(self.urlSecret)",
+             "message": "the postgres sink takes its URL from sink.urlSecret only"}]}}
 
     type: SinkType = SinkType.JSONL
     url: Annotated[str, Field(max_length=2048)] | None = Field(
         default=None, description="webhook or redis URL (visible in the spec: use urlSecret "
-        "when it carries a password)")
+        "when it carries a password; postgres takes urlSecret only)")
     url_secret: SecretKeyRef | None = Field(
         default=None, description="the URL from a Secret key, passed to the pods by reference")
 
@@ -150,6 +153,9 @@ class Sink(CamelModel):
                              "sinks")
         if self.url and self.url_secret:
             raise ValueError("sink.url and sink.urlSecret are exclusive")
+        if self.type is SinkType.POSTGRES and not self.url_secret:
+            # a database URL carries a password: never in the CR, only by reference
+            raise ValueError("the postgres sink takes its URL from sink.urlSecret only")
         return self
 
 

@@ -37,7 +37,7 @@ from hybridstream.service.routing_source import (
     watch_routing_configmap,
     watch_routing_file,
 )
-from hybridstream.service.sinks import Sink, build_sink
+from hybridstream.service.sinks import PreparedSink, Sink, build_sink
 from hybridstream.service.sockets import ClientConfig, SocketPolicy
 from hybridstream.service.spill import SpillDir
 from hybridstream.service.status_server import build_app, start_server
@@ -84,6 +84,8 @@ class StreamService:
 
     async def __aenter__(self) -> Self:
         s = self.settings
+        if isinstance(self.pipeline.sink, PreparedSink):  # before any producer: no event
+            await self.pipeline.sink.prepare()           # waits on the sink's start-up
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         rest = BybitRest(self._session, s.rest_url, self.credentials,
                          on_rate_limit=self.metrics.errors.labels(category="rate_limit").inc)

@@ -80,12 +80,14 @@ def test_deployments_run_hardened_in_their_mode(role, mode):
     assert dep["spec"]["selector"]["matchLabels"]["hybridstream.io/role"] == role.value
 
 
-def test_sink_url_from_a_secret_is_passed_by_reference():
+@pytest.mark.parametrize("sink_type", ["redis", "postgres"])
+def test_sink_url_from_a_secret_is_passed_by_reference(sink_type):
     spec = make_spec(workload={"image": "img:1", "credentialsSecret": {"name": "creds"},
-                               "sink": {"type": "redis",
+                               "sink": {"type": sink_type,
                                         "urlSecret": {"name": "sink", "key": "url"}}})
     env = {e["name"]: e for e in build_deployment(spec.workload, OWNER, 1, 1)
            ["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["HYBRID_SINK"] == {"name": "HYBRID_SINK", "value": sink_type}
     assert env["HYBRID_SINK_URL"] == {"name": "HYBRID_SINK_URL", "valueFrom": {
         "secretKeyRef": {"name": "sink", "key": "url"}}}
 
@@ -108,6 +110,8 @@ def test_reserved_env_is_exactly_what_the_operator_sets():
     ({"sink": {"type": "redis"}}, "sink.url or sink.urlSecret is required"),
     ({"sink": {"type": "redis", "url": "redis://x", "urlSecret": {"name": "s", "key": "k"}}},
      "exclusive"),
+    ({"sink": {"type": "postgres", "url": "postgresql://u:pw@db/h"}},
+     "the postgres sink takes its URL from sink.urlSecret only"),
 ])
 def test_models_refuse_what_admission_refuses(workload, error):
     with pytest.raises(ValueError, match=error):

@@ -24,7 +24,8 @@ def test_row_shows_revisions_when_present_and_a_dash_otherwise():
     row = views.rollout_row(_obj({
         "phase": "Cutover", "stepLabel": "cutover 1/2 (50%)", "hybridPercent": 50,
         "message": "walking",
-        "stableRevision": {"number": 3, "hash": "1a2b3c4d5e6f7a8b", "image": "hs:1.2"},
+        "stableRevision": {"number": 3, "hash": "1a2b3c4d5e", "image": "hs:1.2",
+                           "label": "3 (1.2)"},
     }))
     assert row == {"namespace": "ns", "name": "r", "phase": "Cutover",
                    "step": "cutover 1/2 (50%)", "stable": "#3 1a2b3c4d5e (hs:1.2)",

@@ -234,7 +234,7 @@ function showRollout(ns, name) {
       h("dt", {}, "Hybrid"), h("dd", {}, `${r.hybridPercent}%`),
       h("dt", {}, "Stable revision"), h("dd", {}, r.stable),
       h("dt", {}, "Candidate revision"), h("dd", {}, r.candidate),
-      h("dt", {}, "Replicas"), h("dd", {}, `legacy ${d.replicas.legacy}, hybrid ${d.replicas.hybrid}`),
+      h("dt", {}, "Replicas"), h("dd", {}, `stable ${d.replicas.stable}, candidate ${d.replicas.candidate}`),
       h("dt", {}, "Rollbacks"), h("dd", {}, d.rollbacks),
       h("dt", {}, "Message"), h("dd", {}, r.message || "-"));
     const failure = d.lastFailure
