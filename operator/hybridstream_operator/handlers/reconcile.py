@@ -150,7 +150,7 @@ async def measure(rt: Runtime, ns: str, name: str, spec: RolloutSpec, status: Ro
     """This pass's samples (None: interrupted); unreadable credentials are every metric's
     error, so they count as inconclusive and say why in status."""
     queries = build_queries(spec.analysis, measured_metrics(spec, status), ns, name,
-                            start=data_start(status), now=now)
+                            start=data_start(status), now=now, revisions=observed_sides(status))
     prom = spec.analysis.prometheus
     try:
         headers = await prometheus_headers(rt.kube, ns, prom)
