@@ -44,7 +44,8 @@ async def test_list_detail_stream_and_actions(env, prometheus, metrics_source):
             detail_url = f"{url}api/rollouts/{env.namespace}/srv"
             async with http.get(detail_url) as r:
                 detail = await r.json()
-            assert detail["row"]["stable"] == "-" and detail["routing"]["mode"] == "canary"
+            assert detail["row"]["stable"].startswith("#0 ") and detail["row"]["candidate"] \
+                .startswith("#1 ") and detail["routing"]["mode"] == "canary"
             assert {p["role"] for p in detail["routing"]["pods"]} == {"legacy", "hybrid"}
             assert detail["history"]["configured"] is False
             # kwok pods run no process: the pod proxy's refusal is shown per pod

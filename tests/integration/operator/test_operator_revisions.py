@@ -5,6 +5,8 @@ old revision again under its number."""
 
 from __future__ import annotations
 
+import difflib
+import pprint
 from typing import Any
 
 from hybridstream.hybrid.decisions import build_forward_range
@@ -36,6 +38,13 @@ async def pods_of(env, name: str, revision: int) -> dict[str, str]:
         f"hybridstream.io/revision={revision}")
     return {p.metadata.name: p.metadata.uid for p in found.items
             if not p.metadata.deletion_timestamp}
+
+
+def spec_diff(before: Any, after: Any) -> str:
+    """What changed in a Deployment's spec (the failure message when it should not)."""
+    a = pprint.pformat(before.spec.to_dict()).splitlines()
+    b = pprint.pformat(after.spec.to_dict()).splitlines()
+    return "\n".join(difflib.unified_diff(a, b, lineterm=""))
 
 
 def gap_free(seen: list[RoutingDocument], revisions: set[int]) -> None:
@@ -71,14 +80,16 @@ async def test_a_new_image_after_production_walks_beside_the_untouched_stable(en
         seen_phases: set[str] = set()
 
         async def walked():
+            # read before the status: a walk seen in flight afterwards was in flight then
+            dep = await apps.read_namespaced_deployment("rev-hybrid-1", env.namespace)
+            pods = await pods_of(env, "rev", 1)
             st = await env.status("rev")
             seen_phases.add(st.get("phase"))
             if "candidateRevision" in st:
                 # stable's Deployment and pods are untouched while the candidate walks
-                dep = await apps.read_namespaced_deployment("rev-hybrid-1", env.namespace)
-                assert dep.metadata.generation == stable_dep.metadata.generation
-                assert dep.spec.replicas == 1
-                assert await pods_of(env, "rev", 1) == stable_pods
+                assert dep.metadata.generation == stable_dep.metadata.generation, spec_diff(
+                    stable_dep, dep)
+                assert dep.spec.replicas == 1 and pods == stable_pods
                 return None
             return st
         st = await wait_until(walked, within=120, what="revision 2 walked to stable",
@@ -92,6 +103,9 @@ async def test_a_new_image_after_production_walks_beside_the_untouched_stable(en
             dep = await apps.read_namespaced_deployment("rev-hybrid-1", env.namespace)
             return dep.spec.replicas == 0 and not await pods_of(env, "rev", 1)
         await wait_until(old_stable_at_zero, what="revision 1 scaled to zero")
+        async def swapped():
+            return acker.seen[-1].candidate_revision is None or None
+        await wait_until(swapped, what="the acker to see revision 2 stable")
         second_walk = acker.seen[first_walk:]
         assert [(d.stable_revision, d.candidate_revision) for d in second_walk][-1] == (2, None)
         assert {(d.stable_revision, d.candidate_revision) for d in second_walk[:-1]} == {(1, 2)}
