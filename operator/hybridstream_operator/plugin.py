@@ -31,6 +31,7 @@ from hybridstream_operator.clients.kube import (
     replace_rollout_workload,
     send_intent,
 )
+from hybridstream_operator.dashboard.reads import metrics_port, pod_status, stream_pods
 from hybridstream_operator.dashboard.server import serve
 from hybridstream_operator.logic.revisions import UndoRefused, choose_undo_target
 from hybridstream_operator.models.observations import IntentKind
@@ -106,6 +107,37 @@ def build_detail(obj: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def describe_open_symbols(sides: list[tuple[str, dict[str, Any] | None, str | None]]) -> str:
+    """The ``Symbols:`` line from one pod's ``openSymbols`` per side (name, status body or
+    None, why not): how many open symbols each side forwards."""
+    parts, total = [], None
+    for side, body, problem in sides:
+        counts = (body or {}).get("openSymbols")
+        if counts is None:
+            parts.append(f"{side} unknown ({problem or 'no Ready pod'})")
+            continue
+        total = counts["open"] if total is None else max(total, counts["open"])
+        parts.append(f"{side} forwards {counts['forwarded']}")
+    prefix = "" if total is None else f"{total} open; "
+    return f"Symbols:   {prefix}{', '.join(parts)}"
+
+
+async def read_open_symbols(kube: Kube, obj: dict[str, Any]) -> str:
+    """Ask one Ready pod of each side, through the API server's pod proxy."""
+    st = RolloutStatus.model_validate(obj.get("status") or {})
+    meta = obj["metadata"]
+    pods = await stream_pods(kube, meta["namespace"], meta["name"])
+    sides = []
+    for side, ref in (("stable", st.stable_revision), ("candidate", st.candidate_revision)):
+        if ref is None:
+            continue
+        ready = [p["name"] for p in pods if p["ready"] and p["revision"] == str(ref.number)]
+        body, problem = (await pod_status(kube, meta["namespace"], ready[0],
+                                          metrics_port(obj))) if ready else (None, None)
+        sides.append((side, body, problem))
+    return describe_open_symbols(sides)
+
+
 def _verdict_label(verdict: Verdict | None) -> str:
     if verdict is None:
         return "-"
@@ -171,8 +203,9 @@ async def _run(args: argparse.Namespace) -> int:
             while True:
                 obj = await kube.custom.get_namespaced_custom_object(
                     "hybridstream.io", "v1alpha1", ns, "hybridstreamrollouts", args.name)
-                print(build_detail(obj) if args.command == "get" else build_history(obj),
-                      flush=True)
+                text = build_history(obj) if args.command == "history" else \
+                    f"{build_detail(obj)}\n{await read_open_symbols(kube, obj)}"
+                print(text, flush=True)
                 if not getattr(args, "watch", False):
                     return 0
                 await asyncio.sleep(1)

@@ -7,6 +7,10 @@ salted per process and must never be used for this.
 Hybrid forwards buckets ``[0, hybrid_high)``; legacy forwards ``[legacy_low, 100)``. The
 invariant ``legacy_low <= hybrid_high`` means every bucket always has a forwarder; overlap
 is allowed (downstream events are idempotent snapshots with the exchange ``seq``).
+
+Symbols can also move by name (a pilot of a few symbols before any percentage): hybrid
+forwards ``hybrid_symbols`` too, and legacy skips ``legacy_except``, which must be symbols
+hybrid forwards (the same invariant, per symbol).
 """
 
 from __future__ import annotations
@@ -75,6 +79,10 @@ class RoutingDocument(BaseModel):
     #: before revisions existed). Revision 0 is the legacy REST poller.
     stable_revision: int | None = Field(default=None, ge=0, alias="stableRevision")
     candidate_revision: int | None = Field(default=None, ge=1, alias="candidateRevision")
+    #: symbols moved by name: hybrid forwards these too (in a forwarding mode) ...
+    hybrid_symbols: frozenset[str] = Field(default=frozenset(), alias="hybridSymbols")
+    #: ... and legacy no longer does (each one hybrid forwards)
+    legacy_except: frozenset[str] = Field(default=frozenset(), alias="legacyExcept")
 
     @property
     def effective_hybrid_high(self) -> int:
@@ -91,6 +99,10 @@ class RoutingDocument(BaseModel):
                 f"[0, {self.effective_hybrid_high}) in mode {self.hybrid_mode.value}: "
                 "buckets would be left without a forwarder"
             )
+        orphans = sorted(s for s in self.legacy_except if not self.forwards(Role.HYBRID, s))
+        if orphans:
+            raise ValueError(f"routing gap: legacy skips {', '.join(orphans)}, which hybrid "
+                             f"does not forward in mode {self.hybrid_mode.value}")
         return self
 
     def side_of(self, natural: Role, revision: int | None) -> Role | None:
@@ -109,12 +121,18 @@ class RoutingDocument(BaseModel):
         """Whether a process of ``role`` forwards events for ``symbol``."""
         bucket = bucket_of(symbol)
         if role is Role.LEGACY:
-            return bucket >= self.legacy_low
-        return bucket < self.effective_hybrid_high
+            return bucket >= self.legacy_low and symbol not in self.legacy_except
+        if bucket < self.effective_hybrid_high:
+            return True
+        return self.hybrid_mode in FORWARDING_MODES and symbol in self.hybrid_symbols
 
     def to_json(self) -> str:
-        return json.dumps(self.model_dump(by_alias=True, mode="json", exclude_none=True),
-                          sort_keys=True)
+        body = self.model_dump(by_alias=True, mode="json", exclude_none=True)
+        for key in ("hybridSymbols", "legacyExcept"):  # sorted, and absent when empty
+            body[key] = sorted(body[key])
+            if not body[key]:
+                del body[key]
+        return json.dumps(body, sort_keys=True)
 
     @classmethod
     def parse(cls, text: str) -> RoutingDocument:

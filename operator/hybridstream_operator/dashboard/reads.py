@@ -88,11 +88,12 @@ async def watch_rollouts(kube: Kube, namespace: str | None, name: str | None = N
 
 
 async def stream_pods(kube: Kube, namespace: str, rollout: str) -> list[dict[str, Any]]:
-    """The rollout's stream pods: name, role, readiness, acked routing generation."""
+    """The rollout's stream pods: name, role, revision, readiness, acked routing generation."""
     pods = await kube.core.list_namespaced_pod(namespace,
                                                label_selector=f"{API_GROUP}/rollout={rollout}")
     return [{"name": p.metadata.name,
              "role": (p.metadata.labels or {}).get(f"{API_GROUP}/role", "?"),
+             "revision": (p.metadata.labels or {}).get(f"{API_GROUP}/revision"),
              "ready": pod_ready(p), "ack": parse_ack(p.metadata.annotations)}
             for p in pods.items if p.metadata.deletion_timestamp is None]
 

@@ -10,9 +10,9 @@ buckets to hybrid until it recovers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from hybridstream.routing import FORWARDING_MODES, Mode, Role, RoutingDocument
+from hybridstream.routing import FORWARDING_MODES, Mode, Role, RoutingDocument, bucket_of
 
 from hybridstream_operator.logic.handover import RoutingTarget
 from hybridstream_operator.models.observations import Acks
@@ -49,9 +49,11 @@ class Coverage:
 
 
 def assess_coverage(document: RoutingDocument, legacy: Acks, hybrid: Acks) -> Coverage:
-    """Coverage of ``document`` by the pods behind ``legacy`` and ``hybrid`` acks."""
+    """Coverage of ``document`` by the pods behind ``legacy`` and ``hybrid`` acks (a symbol
+    legacy skips by name counts as one more unit hybrid serves alone)."""
     high, low = document.effective_hybrid_high, document.legacy_low
-    return Coverage(hybrid_alone=max(0, min(high, low)),
+    named = sum(1 for s in document.legacy_except if bucket_of(s) >= low)
+    return Coverage(hybrid_alone=max(0, min(high, low)) + named,
                     legacy_alone=max(0, 100 - max(high, low)),
                     hybrid_serving=serving(hybrid), legacy_serving=serving(legacy))
 
@@ -60,4 +62,4 @@ def cover_for_legacy(target: RoutingTarget) -> RoutingTarget:
     """``target`` with hybrid forwarding every bucket as well (legacy's range unchanged, so
     legacy takes its buckets back through the normal handover once it serves again)."""
     mode = target.mode if target.mode in FORWARDING_MODES else Mode.CUTOVER
-    return RoutingTarget(mode, 100, target.legacy_low)
+    return replace(target, mode=mode, hybrid_high=100)

@@ -8,6 +8,9 @@ away from one side after the other side acknowledged the document that gave it t
 * forward: raise ``h`` → wait for every hybrid pod's ack → raise ``l``;
 * backward: lower ``l`` → wait for every legacy pod's ack and legacy availability → lower ``h``.
 
+Symbols moved by name follow the same order: hybrid adds them (``hybridSymbols``) before
+legacy skips them (``legacyExcept``), and legacy takes them back before hybrid drops them.
+
 This is why a rollback cannot be a single write (and why Flagger #1931, scaling the only
 healthy copy to zero, cannot happen here: legacy must be available before hybrid stops).
 """
@@ -28,6 +31,7 @@ class RoutingTarget:
     mode: Mode
     hybrid_high: int
     legacy_low: int
+    symbols: frozenset[str] = frozenset()  # moved by name (only in a forwarding mode)
 
     @property
     def effective_high(self) -> int:
@@ -58,8 +62,11 @@ class RoutingMove:
         return self.publish is None and self.waiting_for is None
 
 
-def _doc(generation: int, mode: Mode, high: int, low: int) -> RoutingDocument:
-    return RoutingDocument(generation=generation, hybridMode=mode, hybridHigh=high, legacyLow=low)
+def _next(current: RoutingDocument, **changes: object) -> RoutingDocument:
+    """``current`` one generation on with ``changes`` (validated: a gap cannot be built)."""
+    body = current.model_dump(by_alias=True)
+    body.update(generation=current.generation + 1, **changes)
+    return RoutingDocument.model_validate(body)
 
 
 def decide_routing(
@@ -73,26 +80,38 @@ def decide_routing(
     target and the side that must confirm it has done so.
     """
     gen = current.generation
-    nxt = gen + 1
     low, eff_high = current.legacy_low, current.effective_hybrid_high
+    named, skipped = current.hybrid_symbols, current.legacy_except
+    wanted = target.symbols if target.mode in FORWARDING_MODES else frozenset()
     legacy_confirmed = view.legacy_available and view.legacy_acks.all_at_least(gen)
     hybrid_confirmed = view.hybrid_available and view.hybrid_acks.all_at_least(gen)
+    waiting_legacy = RoutingMove(waiting_for=f"legacy pods to apply routing generation {gen}")
+    waiting_hybrid = RoutingMove(waiting_for=f"hybrid pods to apply routing generation {gen}")
 
-    if low > target.legacy_low:  # give buckets back to legacy: always safe
-        return RoutingMove(_doc(nxt, current.hybrid_mode, current.hybrid_high, target.legacy_low))
-    if eff_high < target.effective_high:  # give buckets to hybrid: always safe
-        return RoutingMove(_doc(nxt, target.mode, target.hybrid_high, low))
-    if eff_high > target.effective_high:  # take buckets from hybrid: legacy must hold them
+    # always safe: give buckets or symbols back to legacy, or to hybrid
+    if low > target.legacy_low:
+        return RoutingMove(_next(current, legacyLow=target.legacy_low))
+    if skipped - wanted:
+        return RoutingMove(_next(current, legacyExcept=skipped & wanted))
+    if eff_high < target.effective_high:
+        return RoutingMove(_next(current, hybridMode=target.mode, hybridHigh=target.hybrid_high))
+    if wanted - named or (wanted and current.hybrid_mode not in FORWARDING_MODES):
+        return RoutingMove(_next(current, hybridMode=target.mode, hybridSymbols=named | wanted))
+    # take from hybrid: legacy must hold them already
+    if eff_high > target.effective_high or named - wanted:
         if not legacy_confirmed:
-            return RoutingMove(waiting_for=f"legacy pods to apply routing generation {gen}")
-        return RoutingMove(_doc(nxt, target.mode, target.hybrid_high, low))
-    if low < target.legacy_low:  # take buckets from legacy: hybrid must hold them
+            return waiting_legacy
+        return RoutingMove(_next(current, hybridMode=target.mode, hybridHigh=target.hybrid_high,
+                                 hybridSymbols=named & wanted))
+    # take from legacy: hybrid must hold them already
+    if low < target.legacy_low or wanted - skipped:
         if not hybrid_confirmed:
-            return RoutingMove(waiting_for=f"hybrid pods to apply routing generation {gen}")
-        return RoutingMove(_doc(nxt, target.mode, target.hybrid_high, target.legacy_low))
+            return waiting_hybrid
+        return RoutingMove(_next(current, hybridMode=target.mode, legacyLow=target.legacy_low,
+                                 legacyExcept=wanted))
     if (current.hybrid_mode, current.hybrid_high) != (target.mode, target.hybrid_high):
         # coverage is unchanged (e.g. canary → parallel): publish the mode directly
-        return RoutingMove(_doc(nxt, target.mode, target.hybrid_high, target.legacy_low))
+        return RoutingMove(_next(current, hybridMode=target.mode, hybridHigh=target.hybrid_high))
     return RoutingMove()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from hybridstream.routing import Mode
+from hybridstream.routing import Mode, bucket_of
 
 from hybridstream_operator.logic.handover import RoutingTarget
 from hybridstream_operator.logic.verdicts import applicable
@@ -34,8 +34,14 @@ def build_target(spec: RolloutSpec, phase: Phase, step_index: int | None) -> Rou
     if phase is Phase.PARALLEL:
         return RoutingTarget(Mode.PARALLEL, 0, 0)
     if phase is Phase.CUTOVER:
-        percent = cutover_step(spec, step_index).percent
-        return RoutingTarget(Mode.CUTOVER, percent, percent)
+        index = cutover_index(spec, step_index)
+        percent = spec.steps.cutover[index].percent
+        # named symbols accumulate: a step keeps every symbol the steps before it moved
+        # named symbols accumulate (a step keeps the ones before it moved); those the
+        # percentage moves anyway need no name
+        named = frozenset(s for step in spec.steps.cutover[:index + 1] for s in step.symbols
+                          if bucket_of(s) >= percent)
+        return RoutingTarget(Mode.CUTOVER, percent, percent, named)
     if phase is Phase.PRODUCTION:
         return RoutingTarget(Mode.PRODUCTION, 100, 100)
     return ROLLBACK_TARGET  # Pending, Canary, RollingBack, RolledBack
@@ -92,7 +98,9 @@ def build_step_label(spec: RolloutSpec, status: RolloutStatus) -> str:
     if phase is Phase.CUTOVER:
         index = cutover_index(spec, status.step_index)
         steps = spec.steps.cutover
-        return f"cutover {index + 1}/{len(steps)} ({steps[index].percent}%)"
+        named = len({s for step in steps[:index + 1] for s in step.symbols})
+        extra = f" + {named} symbol{'s' if named > 1 else ''}" if named else ""
+        return f"cutover {index + 1}/{len(steps)} ({steps[index].percent}%{extra})"
     if phase in PROGRESSING:
         return phase.value.lower()
     return "-"

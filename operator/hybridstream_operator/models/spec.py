@@ -241,11 +241,33 @@ class Pause(CamelModel):
     duration: StepDuration | None = None
 
 
+#: A Bybit symbol as a cutover step names it (``BTCUSDT``, ``1000PEPEUSDT``).
+SYMBOL_PATTERN = r"^[A-Z0-9]{2,32}$"
+
+
 class CutoverStep(CamelModel):
-    percent: Annotated[int, Field(ge=1, le=100)]
+    model_config = CamelModel.model_config | {"json_schema_extra": {
+        "x-kubernetes-validations": [
+            {"rule": "self.percent > 0 || (has(self.symbols) && size(self.symbols) > 0)",
+             "message": "a cutover step moves a percentage, named symbols, or both"}]}}
+
+    percent: Annotated[int, Field(ge=0, le=100, description="share of symbols (buckets) the "
+                                  "candidate forwards; 0 with symbols: a named pilot")]
+    symbols: Annotated[list[Annotated[str, Field(pattern=SYMBOL_PATTERN, max_length=32)]],
+                       Field(max_length=50, json_schema_extra={
+                           "x-kubernetes-list-type": "set"})] = Field(
+        default_factory=list, description="symbols the candidate takes by name from this step "
+        "on (before or beside the percentage; a few open symbols hashed into buckets are "
+        "lumpy, so a 1 % step may move none)")
     pause: Pause | None = Field(
         default=None, description="absent: promote as soon as analysis passes"
     )
+
+    @model_validator(mode="after")
+    def _moves_something(self) -> CutoverStep:
+        if self.percent == 0 and not self.symbols:  # the CEL rule above, outside the API
+            raise ValueError("a cutover step moves a percentage, named symbols, or both")
+        return self
 
 
 class Timed(CamelModel):

@@ -220,6 +220,15 @@ class StreamService:
             return self.hybrid.ready
         return self.poller is not None and self.poller.ready
 
+    def open_symbols(self) -> dict[str, int]:
+        """Symbols with an open position in this process's book, and how many of them it
+        forwards now (``kubectl hsr get NAME`` shows it per side)."""
+        book = self.hybrid.book if self.hybrid is not None else \
+            self.poller.book if self.poller is not None else None
+        symbols = set(book.desired_symbols()) if book else set()
+        return {"open": len(symbols),
+                "forwarded": sum(1 for s in symbols if self.pipeline.forwards(s))}
+
     def status(self) -> dict[str, Any]:
         """``/api/hybrid/status``: mode, routing, queue, counters, and the book."""
         doc = self.pipeline.doc
@@ -245,6 +254,7 @@ class StreamService:
                       "spillMaxBytes": outbox.spill.max_bytes if outbox.spill else 0,
                       "coalesced": outbox.coalesced_total, "overflowed": outbox.overflowed,
                       "dropped": dict(outbox.spill.dropped) if outbox.spill else {}},
+            "openSymbols": self.open_symbols(),
             "sink": {"kind": self.settings.sink.value, **self.pipeline.health.status()},
             "stats": dict(self.pipeline.stats),
             "lastEventAgeSeconds": self.pipeline.metrics.last_event_ages(time.time()),

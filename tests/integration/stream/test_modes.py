@@ -207,3 +207,45 @@ async def test_status_api_can_require_a_token() -> None:
             for path in ("/metrics", "/healthz"):
                 async with session.get(url + path) as resp:
                     assert resp.status == 200, path
+
+
+async def test_a_process_takes_the_side_its_revision_is_given(tmp_path: Path) -> None:
+    """Revisions (docs/CONTRACTS.md): a hybrid process of revision 2 forwards as the
+    candidate (only what the document routes to it, named symbols included), as the stable
+    revision (its range, in production mode), or nothing when the document names neither."""
+    routing = tmp_path / "routing.json"
+
+    def route(generation: int, **fields: object) -> None:
+        routing.write_text(RoutingDocument(generation=generation, **fields).to_json())
+
+    def forwarded(symbol: str) -> int:
+        return sum(1 for e in buffer.events() if e.get("symbol") == symbol
+                   and e["type"].startswith("position."))
+
+    route(1, hybridMode="canary", stableRevision=0, candidateRevision=2)
+    async with running_simulator(symbols=4) as sim, running_stream(build_settings(
+            sim, HYBRID_MODE="canary", HYBRID_REVISION="2",
+            HYBRID_ROUTING_FILE=str(routing))) as (service, buffer):
+        for symbol in ("BTCUSDT", "ETHUSDT"):
+            sim.control.open_position(KEY, symbol, "Buy", "0.01")
+        await eventually(service.is_ready, "ready")
+        await eventually(lambda: service.open_symbols()["open"] == 2, "two open symbols")
+        # the candidate in a pilot: BTCUSDT by name, no bucket
+        route(2, hybridMode="cutover", stableRevision=0, candidateRevision=2,
+              hybridSymbols=["BTCUSDT"])
+        await eventually(lambda: forwarded("BTCUSDT") > 0, "the named symbol forwarded")
+        status = json.loads((await http_get(service, "/api/hybrid/status"))[1])
+        assert status["openSymbols"] == {"open": 2, "forwarded": 1}, status["openSymbols"]
+        assert (status["side"], status["revision"]) == ("hybrid", 2)
+        assert forwarded("ETHUSDT") == 0
+        # stable now (a later walk): every bucket from legacyLow, in production mode
+        route(3, hybridMode="canary", legacyLow=0, stableRevision=2)
+        await eventually(lambda: service.hybrid.mode.value == "production", "production")
+        await eventually(lambda: service.open_symbols()["forwarded"] == 2, "both forwarded")
+        await eventually(lambda: forwarded("ETHUSDT") > 0, "ETHUSDT forwarded as stable")
+        # a document naming other revisions: this one forwards nothing and only monitors
+        route(4, hybridMode="cutover", hybridHigh=100, legacyLow=100, stableRevision=1,
+              candidateRevision=3)
+        await eventually(lambda: service.pipeline.doc.generation == 4, "generation 4")
+        assert service.pipeline.side is None and service.hybrid.mode.value == "canary"
+        assert service.open_symbols() == {"open": 2, "forwarded": 0}

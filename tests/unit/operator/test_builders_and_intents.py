@@ -30,7 +30,12 @@ from hybridstream_operator.logic.intents import (
 )
 from hybridstream_operator.models.observations import AlertSignal, IntentKind
 from hybridstream_operator.models.spec import RESERVED_ENV, RolloutSpec
-from hybridstream_operator.plugin import build_detail, build_history, build_table
+from hybridstream_operator.plugin import (
+    build_detail,
+    build_history,
+    build_table,
+    describe_open_symbols,
+)
 from rollout_world import make_spec
 
 OWNER = Owner("pos", "trading", "uid-1")
@@ -322,3 +327,12 @@ def test_plugin_views():
     assert "Cutover" in row and "g4 h50 l50" in row and "2h" in row
     assert "legacy [50,100)" in build_detail(obj)
     assert "rollout started" in build_history(obj)
+
+
+def test_open_symbols_per_side():
+    line = describe_open_symbols([
+        ("stable", {"openSymbols": {"open": 5, "forwarded": 3}}, None),
+        ("candidate", {"openSymbols": {"open": 5, "forwarded": 2}}, None)])
+    assert line == "Symbols:   5 open; stable forwards 3, candidate forwards 2"
+    line = describe_open_symbols([("stable", None, "403: Forbidden"), ("candidate", None, None)])
+    assert line == "Symbols:   stable unknown (403: Forbidden), candidate unknown (no Ready pod)"

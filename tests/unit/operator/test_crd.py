@@ -64,7 +64,7 @@ def test_schema_is_structural_and_has_the_printer_columns():
         ([{"percent": 50}, {"percent": 30}, {"percent": 100}], "strictly increasing"),
         ([{"percent": 50}, {"percent": 50}, {"percent": 100}], "strictly increasing"),
         ([{"percent": 5}, {"percent": 35}], "last cutover step must be 100"),
-        ([{"percent": 0}, {"percent": 100}], "greater than or equal to 1"),
+        ([{"percent": 0}, {"percent": 100}], "moves a percentage, named symbols, or both"),
     ],
 )
 def test_models_reject_what_the_cel_rules_reject(cutover, message):

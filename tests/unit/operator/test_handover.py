@@ -4,7 +4,7 @@ sequences of targets and pod lag — the buckets the pods *apply* are always cov
 from __future__ import annotations
 
 import pytest
-from hybridstream.routing import Mode, RoutingDocument
+from hybridstream.routing import FORWARDING_MODES, Mode, Role, RoutingDocument
 from hybridstream_operator.logic.handover import (
     HandoverView,
     RoutingTarget,
@@ -96,10 +96,16 @@ def test_settled_needs_acks_of_every_pod():
     assert assess_settled(doc(9, C, 0, 0), view(9, None), hybrid_running=False) is None
 
 
+#: symbols a cutover may name (buckets spread over the range)
+POOL = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT", "PEPEUSDT", "ADAUSDT")
+
 targets = st.one_of(
     st.just(RoutingTarget(C, 0, 0)),
     st.just(RoutingTarget(P, 0, 0)),
     st.integers(1, 100).map(lambda p: RoutingTarget(X, p, p)),
+    # a named pilot, alone or beside a percentage
+    st.tuples(st.integers(0, 100), st.frozensets(st.sampled_from(POOL), max_size=4)).map(
+        lambda t: RoutingTarget(X, t[0], t[0], t[1])),
     st.just(RoutingTarget(PR, 100, 100)),
 )
 events = st.lists(
@@ -138,6 +144,10 @@ def test_applied_routing_never_leaves_a_gap(sequence):
         assert legacy_applied.legacy_low <= hybrid_applied.effective_hybrid_high, (
             f"gap: legacy applied {legacy_applied}, hybrid applied {hybrid_applied}"
         )
+        for symbol in POOL:  # and per symbol, named ones included
+            assert legacy_applied.forwards(Role.LEGACY, symbol) or \
+                hybrid_applied.forwards(Role.HYBRID, symbol), (symbol, legacy_applied,
+                                                                hybrid_applied)
 
 
 @settings(max_examples=100, deadline=None)
@@ -155,3 +165,23 @@ def test_handover_converges_when_pods_keep_up(target_list):
             target.legacy_low,
             target.effective_high,
         )
+        named = target.symbols if target.mode in FORWARDING_MODES else frozenset()
+        assert current.hybrid_symbols == current.legacy_except == named
+
+
+def test_named_symbols_move_make_before_break():
+    """A pilot of named symbols: hybrid adds them before legacy skips them, and on the way
+    back legacy takes them back before hybrid drops them (one document each)."""
+    current, pilot = doc(3, P, 0, 0), frozenset({"BTCUSDT", "ETHUSDT"})
+    steps = []
+    for target in (RoutingTarget(X, 0, 0, pilot), RoutingTarget(C, 0, 0)):
+        while (move := decide_routing(current, target,
+                                      view(current.generation, current.generation))).publish:
+            current = move.publish
+            steps.append((current.hybrid_mode, current.hybrid_symbols, current.legacy_except))
+    assert steps == [(X, pilot, frozenset()), (X, pilot, pilot),  # forward
+                     (X, pilot, frozenset()), (C, frozenset(), frozenset())]  # and back
+    # the skip waits for hybrid's ack of the document that added them
+    added = doc(4, X, 0, 0).model_copy(update={"hybrid_symbols": pilot})
+    assert decide_routing(added, RoutingTarget(X, 0, 0, pilot), view(4, 3)).waiting_for == \
+        "hybrid pods to apply routing generation 4"

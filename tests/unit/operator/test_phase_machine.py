@@ -454,3 +454,17 @@ def test_progress_deadline_rolls_back_a_step_that_never_takes_effect():
     assert "waiting for hybrid pods" in w.status.last_failure.message
     # legacy still acks: the rollback completes without hybrid
     w.run_until(lambda s: s.phase is Phase.ROLLED_BACK)
+
+
+def test_a_named_pilot_moves_before_any_percentage():
+    spec = make_spec(steps={"cutover": [
+        {"percent": 0, "symbols": ["BTCUSDT"], "pause": {"duration": "10s"}},
+        {"percent": 100, "pause": {"duration": "10s"}}]})
+    w = walk_to(World(spec), Phase.CUTOVER, 0)
+    assert w.status.step_label == "cutover 1/2 (0% + 1 symbol)"
+    pilot = [(d.hybrid_mode, sorted(d.hybrid_symbols), sorted(d.legacy_except))
+             for d in w.published_docs if d.hybrid_symbols or d.legacy_except]
+    assert pilot == [(Mode.CUTOVER, ["BTCUSDT"], []), (Mode.CUTOVER, ["BTCUSDT"], ["BTCUSDT"])]
+    w.run_until(lambda s: s.legacy_retired_at is not None)
+    last = w.published_docs[-1]
+    assert not last.hybrid_symbols and not last.legacy_except  # the name is moot at 100 %
