@@ -27,6 +27,7 @@ compile() {
 }
 compile requirements/lock.txt pyproject.toml --extra dev
 compile requirements/runtime.txt pyproject.toml -c requirements/lock.txt
-printf '%s\n' pip==25.3 setuptools==80.9.0 wheel==0.45.1 | compile requirements/tools.txt -
+printf '%s\n' "pip==$PIP_VERSION" "setuptools==$SETUPTOOLS_VERSION" "wheel==$WHEEL_VERSION" \
+  | compile requirements/tools.txt -
 echo "nautilus_trader==$NAUTILUS_TRADER_VERSION" | compile requirements/nautilus-lock.txt -
 log "wrote requirements/lock.txt, runtime.txt, tools.txt and nautilus-lock.txt"

@@ -5,7 +5,7 @@
 # which the Go module proxy serves; the chart tests apply them so the API server validates
 # the chart's monitoring objects against the real schemas.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-PROMETHEUS_OPERATOR_VERSION="${PROMETHEUS_OPERATOR_VERSION:-v0.85.0}"
+# PROMETHEUS_OPERATOR_VERSION: hack/versions.env
 dir=$(cd "$CACHE_DIR" && go mod download -json \
   "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" \
   | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(d["Error"]) if d.get("Error") else print(d["Dir"])')

@@ -85,8 +85,8 @@ stock_image() {
 main() {
   bash "$HACK_DIR/docker.sh" up
   if [[ "${HYBRIDSTREAM_STOCK_IMAGES:-0}" == 1 ]]; then
-    echo "PROMETHEUS_IMAGE=$(stock_image "${STOCK_PROMETHEUS_IMAGE:-prom/prometheus:v2.42.0}")"
-    echo "ALERTMANAGER_IMAGE=$(stock_image "${STOCK_ALERTMANAGER_IMAGE:-prom/alertmanager:v0.25.0}")"
+    echo "PROMETHEUS_IMAGE=$(stock_image "$STOCK_PROMETHEUS_IMAGE")"
+    echo "ALERTMANAGER_IMAGE=$(stock_image "$STOCK_ALERTMANAGER_IMAGE")"
     return
   fi
   echo "PROMETHEUS_IMAGE=$(build_image prometheus prometheus prometheus /prometheus)"

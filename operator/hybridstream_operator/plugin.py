@@ -21,7 +21,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from kubernetes_asyncio import client, config
+from hybridstream.kubeconfig import build_api_client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from hybridstream_operator.clients.kube import (
@@ -184,10 +184,12 @@ def resolve_namespace(flag: str | None, context: dict[str, Any] | None) -> str:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    loader = await config.load_kube_config(config_file=args.kubeconfig, context=args.context)
-    async with client.ApiClient() as api:
+    # kubectl's reading of the kubeconfig (never a Pod's ServiceAccount)
+    api, context = await build_api_client(config_file=args.kubeconfig, context=args.context,
+                                          in_cluster=False)
+    async with api:
         kube = Kube.from_api_client(api)
-        ns = resolve_namespace(args.namespace, loader.current_context)
+        ns = resolve_namespace(args.namespace, context)
         if args.command == "dashboard":
             await serve(kube, None if args.all_namespaces else ns, args.port)
             return 0

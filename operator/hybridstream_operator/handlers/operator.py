@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import kopf
 from aiohttp import web
-from kubernetes_asyncio import client, config
+from hybridstream.kubeconfig import build_api_client
 
 from hybridstream_operator.clients.kube import Kube
 from hybridstream_operator.handlers import observability
@@ -37,14 +37,6 @@ log = logging.getLogger(__name__)
 SCOPE_ENV = "HYBRIDSTREAM_OPERATOR_SCOPE"
 
 
-async def _load_kube_config() -> client.ApiClient:
-    try:
-        config.load_incluster_config()
-    except config.ConfigException:
-        await config.load_kube_config()
-    return client.ApiClient()
-
-
 @kopf.on.startup()
 async def hybridstream_startup(settings: kopf.OperatorSettings, memo: kopf.Memo,
                                **_: Any) -> None:
@@ -62,7 +54,7 @@ async def hybridstream_startup(settings: kopf.OperatorSettings, memo: kopf.Memo,
     settings.posting.level = logging.WARNING  # our own Events carry the story
     op = OperatorSettings()
     settings.peering.lifetime = op.peering_lifetime
-    api = await _load_kube_config()
+    api, _ = await build_api_client()
     rt = Runtime(Kube.from_api_client(api), aiohttp.ClientSession(), interval=op.reconcile_interval,
                  ack_role=op.stream_ack_role)
     token = op.webhook_token.get_secret_value() if op.webhook_token else None

@@ -24,6 +24,7 @@ from hybridstream.hybrid.decisions import (
     build_standalone_document,
     decide_hybrid_mode,
 )
+from hybridstream.kubeconfig import build_api_client
 from hybridstream.routing import Mode, Role, RoutingDocument, role_of
 from hybridstream.service.hybrid_runner import HybridRunner
 from hybridstream.service.metrics import StreamMetrics, scope_labels
@@ -33,7 +34,6 @@ from hybridstream.service.rest import BybitRest, Credentials
 from hybridstream.service.rest_poller import RestPoller
 from hybridstream.service.routing_source import (
     apply_pod_ack,
-    build_api_client,
     watch_routing_configmap,
     watch_routing_file,
 )
@@ -163,12 +163,12 @@ class StreamService:
     async def _start_routing_source(self) -> None:
         s = self.settings
         if s.routing_configmap:
-            self._kube = await build_api_client()
+            self._kube, _ = await build_api_client()
         elif s.pod_name and s.pod_namespace:
             # Acks go to our Pod whatever the routing source (CONTRACTS.md); without API
             # access (a local run with POD_NAME set) the stream still works, unacknowledged.
             try:
-                self._kube = await build_api_client()
+                self._kube, _ = await build_api_client()
             except (OSError, ValueError, kube_config.ConfigException) as exc:
                 log.warning("routing: no Kubernetes API access (%s), acks disabled",
                             exc.__class__.__name__)

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 
-from kubernetes_asyncio import client, config, watch
+from kubernetes_asyncio import client, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 from pydantic import ValidationError
 
@@ -57,15 +56,6 @@ async def watch_routing_file(path: Path, apply: Apply, stop: asyncio.Event) -> N
             if doc is not None:
                 apply(doc)
         await sleep_unless(stop, FILE_POLL_SECONDS)
-
-
-async def build_api_client() -> client.ApiClient:
-    """In-cluster config when running in a Pod, else ``KUBECONFIG`` / ~/.kube/config."""
-    if os.environ.get("KUBERNETES_SERVICE_HOST"):
-        config.load_incluster_config()
-    else:
-        await config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
-    return client.ApiClient()
 
 
 async def watch_routing_configmap(api: client.ApiClient, namespace: str, name: str,

@@ -81,3 +81,15 @@ def test_every_requirement_install_requires_hashes(path: str) -> None:
 def test_stock_base_image_is_pinned_by_digest() -> None:
     (base,) = re.findall(r"^ARG BASE_IMAGE=(\S+)$", (REPO / "Dockerfile").read_text(), re.M)
     assert re.fullmatch(r"python:3\.11-slim@sha256:[0-9a-f]{64}", base)
+
+
+def test_every_tool_version_is_pinned_in_versions_env():
+    """hack/ scripts read versions from hack/versions.env only: a pin written in a script
+    (``==1.2.3``, ``@v1.2.3``, ``:v1.2.3``) would drift from the cache keys and the docs."""
+    pin = re.compile(r"(==|@v|:v)[0-9]+\.[0-9]+\.[0-9]+")
+    scripts = [p for p in (REPO / "hack").rglob("*")
+               if p.is_file() and (p.suffix == ".sh" or p.name == "cluster")]
+    found = [f"{p.relative_to(REPO)}: {line.strip()}" for p in scripts
+             for line in p.read_text().splitlines()
+             if pin.search(line) and not line.lstrip().startswith("#")]
+    assert scripts and found == []
