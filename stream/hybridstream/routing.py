@@ -23,15 +23,6 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 BUCKETS = 100
-#: Key of the routing document inside the routing ConfigMap's ``data``.
-CONFIGMAP_KEY = "routing.json"
-#: Pod annotation in which a stream pod acknowledges the generation it applied.
-ACK_ANNOTATION = "hybridstream.io/routing-ack"
-#: Labels a stream pod adds to every metric series it exports, whatever the scrape
-#: configuration: the operator scopes its default analysis to a rollout's pods by them.
-SCOPE_ROLLOUT, SCOPE_NAMESPACE, SCOPE_POD, SCOPE_REVISION = (
-    "hybridstream_rollout", "hybridstream_namespace", "hybridstream_pod",
-    "hybridstream_revision")
 
 
 class Mode(StrEnum):
@@ -54,6 +45,11 @@ class Role(StrEnum):
 
 
 FORWARDING_MODES = frozenset({Mode.CUTOVER, Mode.PRODUCTION})
+
+
+def effective_high(mode: Mode, high: int) -> int:
+    """Buckets hybrid really forwards: ``[0, high)`` in a forwarding mode, none before."""
+    return high if mode in FORWARDING_MODES else 0
 
 
 def role_of(mode: Mode) -> Role:
@@ -87,7 +83,7 @@ class RoutingDocument(BaseModel):
     @property
     def effective_hybrid_high(self) -> int:
         """Buckets hybrid really forwards: none until it is in a forwarding mode."""
-        return self.hybrid_high if self.hybrid_mode in FORWARDING_MODES else 0
+        return effective_high(self.hybrid_mode, self.hybrid_high)
 
     @model_validator(mode="after")
     def _no_gap(self) -> Self:

@@ -6,27 +6,13 @@ reveals them; only the signing code calls ``get_secret_value()``.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hybridstream.contract import Env, Network, SinkKind
 from hybridstream.routing import Mode
-
-
-class Network(StrEnum):
-    MAINNET = "mainnet"
-    TESTNET = "testnet"
-    DEMO = "demo"
-
-
-class SinkKind(StrEnum):
-    JSONL = "jsonl"
-    WEBHOOK = "webhook"
-    REDIS = "redis"
-    POSTGRES = "postgres"
-
 
 #: (REST, public WS base, private WS) per network. Demo trading has no public stream of its
 #: own: Bybit's docs point demo users at the mainnet public stream.
@@ -45,10 +31,10 @@ class StreamSettings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
-    mode: Mode = Field(default=Mode.CANARY, validation_alias="HYBRID_MODE")
-    api_key: SecretStr = Field(validation_alias="BYBIT_API_KEY")
-    api_secret: SecretStr = Field(validation_alias="BYBIT_API_SECRET")
-    network: Network = Field(default=Network.MAINNET, validation_alias="BYBIT_NETWORK")
+    mode: Mode = Field(default=Mode.CANARY, validation_alias=Env.MODE)
+    api_key: SecretStr = Field(validation_alias=Env.API_KEY)
+    api_secret: SecretStr = Field(validation_alias=Env.API_SECRET)
+    network: Network = Field(default=Network.MAINNET, validation_alias=Env.NETWORK)
     rest_url_override: str | None = Field(default=None, validation_alias="BYBIT_REST_URL")
     ws_public_url_override: str | None = Field(default=None,
                                                validation_alias="BYBIT_WS_PUBLIC_URL")
@@ -61,26 +47,26 @@ class StreamSettings(BaseSettings):
         default=3.0, gt=0, validation_alias="HYBRID_FALLBACK_AFTER",
         description="seconds a socket may be down before its data is polled over REST")
     routing_configmap: str | None = Field(default=None,
-                                          validation_alias="HYBRID_ROUTING_CONFIGMAP")
+                                          validation_alias=Env.ROUTING_CONFIGMAP)
     routing_file: Path | None = Field(default=None, validation_alias="HYBRID_ROUTING_FILE")
-    pod_name: str | None = Field(default=None, validation_alias="POD_NAME")
-    pod_namespace: str | None = Field(default=None, validation_alias="POD_NAMESPACE")
-    rollout: str | None = Field(default=None, validation_alias="HYBRID_ROLLOUT",
+    pod_name: str | None = Field(default=None, validation_alias=Env.POD_NAME)
+    pod_namespace: str | None = Field(default=None, validation_alias=Env.POD_NAMESPACE)
+    rollout: str | None = Field(default=None, validation_alias=Env.ROLLOUT,
                                 description="the HybridStreamRollout of this pod (metric scope)")
-    revision: int | None = Field(default=None, ge=0, validation_alias="HYBRID_REVISION",
+    revision: int | None = Field(default=None, ge=0, validation_alias=Env.REVISION,
                                  description="the rollout revision this pod runs (0: the "
                                  "legacy poller); the routing document says its side")
-    sink: SinkKind = Field(default=SinkKind.JSONL, validation_alias="HYBRID_SINK")
+    sink: SinkKind = Field(default=SinkKind.JSONL, validation_alias=Env.SINK)
     sink_url: SecretStr | None = Field(
-        default=None, validation_alias="HYBRID_SINK_URL",
+        default=None, validation_alias=Env.SINK_URL,
         description="webhook, redis or postgres URL: may carry a password (from a Secret)")
     redis_stream: str = Field(default="hybridstream:events",
                               validation_alias="HYBRID_REDIS_STREAM")
     status_token: SecretStr | None = Field(
-        default=None, validation_alias="HYBRID_STATUS_TOKEN",
+        default=None, validation_alias=Env.STATUS_TOKEN,
         description="bearer token the /api/hybrid/* status endpoints require (positions, PnL)")
     http_host: str = Field(default="0.0.0.0", validation_alias="HYBRID_HTTP_HOST")
-    http_port: int = Field(default=8080, ge=0, le=65535, validation_alias="HYBRID_HTTP_PORT")
+    http_port: int = Field(default=8080, ge=0, le=65535, validation_alias=Env.HTTP_PORT)
     heartbeat_interval: float = Field(default=20.0, gt=0,
                                       validation_alias="HYBRID_HEARTBEAT_INTERVAL")
     pong_timeout: float = Field(default=10.0, gt=0, validation_alias="HYBRID_PONG_TIMEOUT")
@@ -91,13 +77,13 @@ class StreamSettings(BaseSettings):
     queue_size: int = Field(default=10_000, ge=1, validation_alias="HYBRID_QUEUE_SIZE",
                             description="events the outbox holds in memory before spilling")
     spill_dir: Path | None = Field(
-        default=None, validation_alias="HYBRID_SPILL_DIR",
+        default=None, validation_alias=Env.SPILL_DIR,
         description="where events wait on disk while the sink is down and at shutdown "
                     "(none: memory only, and what is left at shutdown is lost)")
     spill_max_bytes: int = Field(default=128 * 1024 * 1024, ge=4096,
-                                 validation_alias="HYBRID_SPILL_MAX_BYTES")
+                                 validation_alias=Env.SPILL_MAX_BYTES)
     drain_timeout: float = Field(
-        default=10.0, gt=0, validation_alias="HYBRID_DRAIN_TIMEOUT",
+        default=10.0, gt=0, validation_alias=Env.DRAIN_TIMEOUT,
         description="seconds a shutdown delivers for before persisting what is left")
     sink_backoff_base: float = Field(default=0.2, gt=0,
                                      validation_alias="HYBRID_SINK_BACKOFF_BASE")

@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hybridstream.routing import ACK_ANNOTATION, bucket_of
+from hybridstream.contract import ACK_ANNOTATION
+from hybridstream.routing import bucket_of
 
 from tests.e2e.coverage import build_gaps, build_sources
 from tests.e2e.stack import (

@@ -12,20 +12,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hybridstream.routing import ACK_ANNOTATION, CONFIGMAP_KEY, RoutingDocument
+from hybridstream.contract import (
+    ACK_ANNOTATION,
+    API_GROUP,
+    CONFIGMAP_KEY,
+    REVISION_LABEL,
+    ROLLOUT_LABEL,
+)
+from hybridstream.routing import RoutingDocument
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from hybridstream_operator.logic.builders import (
-    REVISION_LABEL,
     Manifest,
     build_revision_selector,
     routing_configmap_name,
 )
 from hybridstream_operator.logic.intents import build_intent_annotation
 from hybridstream_operator.models.observations import Acks, DeploymentState, IntentKind
-from hybridstream_operator.models.spec import API_GROUP, API_VERSION, KIND, PLURAL, SecretKeyRef
+from hybridstream_operator.models.spec import API_VERSION, KIND, PLURAL, SecretKeyRef
 
 FIELD_MANAGER = "hybridstream-operator"
 APPLY = "application/apply-patch+yaml"  # JSON is YAML: the generated client sends JSON
@@ -91,7 +97,7 @@ async def list_deployments(kube: Kube, namespace: str, rollout: str,
     """Every Deployment the rollout owns, by name (one list call for all revisions); one
     merely labelled like ours is not ours."""
     found = await kube.apps.list_namespaced_deployment(
-        namespace, label_selector=_selector({f"{API_GROUP}/rollout": rollout}))
+        namespace, label_selector=_selector({ROLLOUT_LABEL: rollout}))
     out = {}
     for dep in found.items:
         if not any(ref.uid == uid for ref in dep.metadata.owner_references or []):

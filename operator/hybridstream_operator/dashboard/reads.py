@@ -11,11 +11,12 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any, TypeVar
 
+from hybridstream.contract import API_GROUP, REVISION_LABEL, ROLE_LABEL, ROLLOUT_LABEL
 from kubernetes_asyncio import watch
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from hybridstream_operator.clients.kube import Kube, parse_ack, pod_ready
-from hybridstream_operator.models.spec import API_GROUP, API_VERSION, KIND, PLURAL
+from hybridstream_operator.models.spec import API_VERSION, KIND, PLURAL
 
 #: A stream pod gets this long to answer through the pod proxy; a kwok or wedged pod must
 #: not hold the page.
@@ -90,10 +91,10 @@ async def watch_rollouts(kube: Kube, namespace: str | None, name: str | None = N
 async def stream_pods(kube: Kube, namespace: str, rollout: str) -> list[dict[str, Any]]:
     """The rollout's stream pods: name, role, revision, readiness, acked routing generation."""
     pods = await kube.core.list_namespaced_pod(namespace,
-                                               label_selector=f"{API_GROUP}/rollout={rollout}")
+                                               label_selector=f"{ROLLOUT_LABEL}={rollout}")
     return [{"name": p.metadata.name,
-             "role": (p.metadata.labels or {}).get(f"{API_GROUP}/role", "?"),
-             "revision": (p.metadata.labels or {}).get(f"{API_GROUP}/revision"),
+             "role": (p.metadata.labels or {}).get(ROLE_LABEL, "?"),
+             "revision": (p.metadata.labels or {}).get(REVISION_LABEL),
              "ready": pod_ready(p), "ack": parse_ack(p.metadata.annotations)}
             for p in pods.items if p.metadata.deletion_timestamp is None]
 

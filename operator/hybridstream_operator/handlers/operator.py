@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import kopf
 from aiohttp import web
+from hybridstream.contract import API_GROUP
 from hybridstream.kubeconfig import build_api_client
 
 from hybridstream_operator.clients.kube import Kube
@@ -30,7 +31,7 @@ from hybridstream_operator.handlers.reconcile import (
 from hybridstream_operator.handlers.webhook import build_app
 from hybridstream_operator.logic.conditions import RETRY_CAP_SECONDS, retry_delay
 from hybridstream_operator.models.config import OperatorSettings
-from hybridstream_operator.models.spec import API_GROUP, API_VERSION, PLURAL
+from hybridstream_operator.models.spec import API_VERSION, PLURAL
 
 log = logging.getLogger(__name__)
 #: Comma-separated namespaces the webhook may act in; empty for cluster-wide (set by the CLI).

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from hybridstream.routing import SCOPE_NAMESPACE, SCOPE_ROLLOUT
+from hybridstream.contract import ROLLOUT_LABEL, SCOPE_NAMESPACE, SCOPE_ROLLOUT
 from kubernetes_asyncio.client.exceptions import ApiException
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -29,7 +29,6 @@ from hybridstream_operator.handlers.reconcile import Runtime
 from hybridstream_operator.logic.intents import build_alert_annotation, build_intent_annotation
 from hybridstream_operator.models.defaults import DEFAULT_ALERT_NAMES
 from hybridstream_operator.models.observations import AlertSignal, IntentKind
-from hybridstream_operator.models.spec import API_GROUP
 
 log = logging.getLogger(__name__)
 RUNTIME_KEY = web.AppKey("runtime", Runtime)
@@ -37,7 +36,7 @@ TOKEN_KEY = web.AppKey("token", str)
 SCOPE_KEY = web.AppKey("namespaces", list)
 # The stream's own scope labels first (every series carries them), then the usual
 # relabelled Kubernetes ones.
-ROLLOUT_LABELS = (SCOPE_ROLLOUT, "rollout", f"{API_GROUP}/rollout", "hybridstream_io_rollout")
+ROLLOUT_LABELS = (SCOPE_ROLLOUT, "rollout", ROLLOUT_LABEL, "hybridstream_io_rollout")
 NAMESPACE_LABELS = (SCOPE_NAMESPACE, "namespace")
 
 

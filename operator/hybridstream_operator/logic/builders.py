@@ -10,9 +10,17 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from hybridstream.routing import CONFIGMAP_KEY, Mode, Role, RoutingDocument
+from hybridstream.contract import (
+    API_GROUP,
+    CONFIGMAP_KEY,
+    REVISION_LABEL,
+    ROLE_LABEL,
+    ROLLOUT_LABEL,
+    Env,
+)
+from hybridstream.routing import Mode, Role, RoutingDocument
 
-from hybridstream_operator.models.spec import API_GROUP, API_VERSION, KIND, RolloutSpec, Workload
+from hybridstream_operator.models.spec import API_VERSION, KIND, RolloutSpec, Workload
 
 Manifest = dict[str, Any]
 RUN_AS_USER = 10001
@@ -45,10 +53,6 @@ SPILL_SIZE_LIMIT = "192Mi"
 #: grace period covers all of it, with 5 s to persist and close.
 DRAIN_SECONDS = 15
 TERMINATION_GRACE_SECONDS = DRAIN_SECONDS + 10 + 5
-
-
-#: Pod label (and metric scope label ``hybridstream_revision``) naming the revision.
-REVISION_LABEL = f"{API_GROUP}/revision"
 
 
 def deployment_name(rollout: str, role: Role) -> str:
@@ -96,15 +100,15 @@ def build_labels(rollout: str, role: Role | None = None) -> dict[str, str]:
     """Labels on everything a rollout owns."""
     labels = {"app.kubernetes.io/name": "hybridstream", "app.kubernetes.io/instance": rollout,
               "app.kubernetes.io/managed-by": "hybridstream-operator",
-              f"{API_GROUP}/rollout": rollout}
+              ROLLOUT_LABEL: rollout}
     if role is not None:
-        labels[f"{API_GROUP}/role"] = role.value
+        labels[ROLE_LABEL] = role.value
     return labels
 
 
 def build_selector(rollout: str, role: Role) -> dict[str, str]:
     """The label selector of one role's pods."""
-    return {f"{API_GROUP}/rollout": rollout, f"{API_GROUP}/role": role.value}
+    return {ROLLOUT_LABEL: rollout, ROLE_LABEL: role.value}
 
 
 def _metadata(owner: Owner, name: str, role: Role | None = None) -> dict[str, Any]:
@@ -123,31 +127,31 @@ def _env(w: Workload, owner: Owner, revision: int) -> list[dict[str, Any]]:
         return {"name": var, "valueFrom": {"fieldRef": {"fieldPath": path}}}
 
     env = [
-        {"name": "HYBRID_MODE", "value": (Mode.REST if role is Role.LEGACY else Mode.CANARY).value},
-        from_secret("BYBIT_API_KEY", secret.api_key_key),
-        from_secret("BYBIT_API_SECRET", secret.api_secret_key),
-        {"name": "BYBIT_NETWORK", "value": w.network.value},
-        {"name": "HYBRID_SINK", "value": w.sink.type.value},
-        {"name": "HYBRID_ROUTING_CONFIGMAP", "value": routing_configmap_name(owner.name)},
-        {"name": "HYBRID_ROLLOUT", "value": owner.name},  # scope label of every metric
-        {"name": "HYBRID_REVISION", "value": str(revision)},  # the routing names its side
-        from_field("POD_NAME", "metadata.name"),
-        from_field("POD_NAMESPACE", "metadata.namespace"),
-        {"name": "HYBRID_HTTP_PORT", "value": str(w.metrics_port)},
-        {"name": "HYBRID_SPILL_DIR", "value": SPILL_PATH},
-        {"name": "HYBRID_SPILL_MAX_BYTES", "value": str(SPILL_MAX_BYTES)},
-        {"name": "HYBRID_DRAIN_TIMEOUT", "value": str(DRAIN_SECONDS)},
+        {"name": Env.MODE, "value": (Mode.REST if role is Role.LEGACY else Mode.CANARY).value},
+        from_secret(Env.API_KEY, secret.api_key_key),
+        from_secret(Env.API_SECRET, secret.api_secret_key),
+        {"name": Env.NETWORK, "value": w.network.value},
+        {"name": Env.SINK, "value": w.sink.type.value},
+        {"name": Env.ROUTING_CONFIGMAP, "value": routing_configmap_name(owner.name)},
+        {"name": Env.ROLLOUT, "value": owner.name},  # scope label of every metric
+        {"name": Env.REVISION, "value": str(revision)},  # the routing names its side
+        from_field(Env.POD_NAME, "metadata.name"),
+        from_field(Env.POD_NAMESPACE, "metadata.namespace"),
+        {"name": Env.HTTP_PORT, "value": str(w.metrics_port)},
+        {"name": Env.SPILL_DIR, "value": SPILL_PATH},
+        {"name": Env.SPILL_MAX_BYTES, "value": str(SPILL_MAX_BYTES)},
+        {"name": Env.DRAIN_TIMEOUT, "value": str(DRAIN_SECONDS)},
     ]
     if w.status_token_secret:
         ref = w.status_token_secret
-        env.append({"name": "HYBRID_STATUS_TOKEN",
+        env.append({"name": Env.STATUS_TOKEN,
                     "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
     if w.sink.url_secret:  # by reference: the URL may carry a password
         ref = w.sink.url_secret
-        env.append({"name": "HYBRID_SINK_URL",
+        env.append({"name": Env.SINK_URL,
                     "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
     elif w.sink.url:
-        env.append({"name": "HYBRID_SINK_URL", "value": w.sink.url})
+        env.append({"name": Env.SINK_URL, "value": w.sink.url})
     return env + [{"name": e.name, "value": e.value} for e in w.env]
 
 
@@ -287,7 +291,7 @@ def build_network_policy(spec: RolloutSpec, owner: Owner) -> Manifest:
     return {
         "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
         "metadata": _metadata(owner, f"{owner.name}-stream"),
-        "spec": {"podSelector": {"matchLabels": {f"{API_GROUP}/rollout": owner.name}},
+        "spec": {"podSelector": {"matchLabels": {ROLLOUT_LABEL: owner.name}},
                  "policyTypes": ["Ingress"],
                  "ingress": [{"from": peers,
                               "ports": [{"port": spec.workload.metrics_port,

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hybridstream.contract import API_GROUP
+
 from hybridstream_operator.models.spec import (
-    API_GROUP,
     API_VERSION,
     KIND,
     PLURAL,

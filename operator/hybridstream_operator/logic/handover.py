@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hybridstream.routing import FORWARDING_MODES, Mode, RoutingDocument
+from hybridstream.routing import FORWARDING_MODES, Mode, RoutingDocument, effective_high
 
 from hybridstream_operator.models.observations import Acks
 
@@ -36,7 +36,7 @@ class RoutingTarget:
     @property
     def effective_high(self) -> int:
         """Buckets hybrid forwards under this target."""
-        return self.hybrid_high if self.mode in FORWARDING_MODES else 0
+        return effective_high(self.mode, self.hybrid_high)
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from hybridstream.contract import API_GROUP
+
 from hybridstream_operator.models.observations import AlertSignal, Intent, IntentKind
-from hybridstream_operator.models.spec import API_GROUP
 from hybridstream_operator.models.status import RolloutStatus
 
 INTENT_ANNOTATION = f"{API_GROUP}/intent"

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from hybridstream.routing import FORWARDING_MODES, Mode, Role, RoutingDocument
+from hybridstream.routing import Mode, Role, RoutingDocument, effective_high
 
 from hybridstream_operator.logic import steps
 from hybridstream_operator.logic.coverage import assess_coverage, cover_for_legacy
@@ -542,7 +542,7 @@ class _Pass:
         r, stable, replicas = status.routing, status.stable_revision, self.spec.workload.replicas
         assert stable is not None
         if self._candidate is not None:
-            status.hybrid_percent = r.hybrid_high if r.hybrid_mode in FORWARDING_MODES else 0
+            status.hybrid_percent = effective_high(r.hybrid_mode, r.hybrid_high)
         else:  # complete: the stable revision forwards everything
             status.hybrid_percent = 0 if stable.number == LEGACY_REVISION else 100
         status.replicas.stable = (replicas.legacy if stable.number == LEGACY_REVISION

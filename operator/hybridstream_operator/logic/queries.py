@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from hybridstream.routing import SCOPE_NAMESPACE, SCOPE_REVISION, SCOPE_ROLLOUT
+from hybridstream.contract import SCOPE_NAMESPACE, SCOPE_REVISION, SCOPE_ROLLOUT
 
 from hybridstream_operator.models.base import parse_duration
 from hybridstream_operator.models.spec import MIN_WINDOW, Analysis, Metric

@@ -14,6 +14,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated
 
+from hybridstream.contract import Env, Network, SinkKind
 from pydantic import Field, field_validator, model_validator
 
 from hybridstream_operator.models.base import (
@@ -24,7 +25,6 @@ from hybridstream_operator.models.base import (
 from hybridstream_operator.models.defaults import DEFAULT_ALERT_NAMES, DEFAULT_METRICS
 from hybridstream_operator.models.phases import Phase
 
-API_GROUP = "hybridstream.io"
 API_VERSION = "v1alpha1"
 KIND = "HybridStreamRollout"
 PLURAL = "hybridstreamrollouts"
@@ -46,11 +46,7 @@ ROLLOUT_NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 ROLLOUT_NAME_MAX = 50
 #: Environment the operator sets on every stream pod: a user's ``workload.env`` may not
 #: override it (logic/builders.py sets exactly these; a unit test keeps them in step).
-RESERVED_ENV = ("HYBRID_MODE", "BYBIT_API_KEY", "BYBIT_API_SECRET", "BYBIT_NETWORK",
-                "HYBRID_SINK", "HYBRID_SINK_URL", "HYBRID_ROUTING_CONFIGMAP", "HYBRID_ROLLOUT",
-                "HYBRID_REVISION",
-                "POD_NAME", "POD_NAMESPACE", "HYBRID_HTTP_PORT", "HYBRID_STATUS_TOKEN",
-                "HYBRID_SPILL_DIR", "HYBRID_SPILL_MAX_BYTES", "HYBRID_DRAIN_TIMEOUT")
+RESERVED_ENV = tuple(e.value for e in Env)
 #: A Kubernetes resource quantity (``50m``, ``64Mi``, ``1.5``).
 QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
 MAX_METRICS, MAX_ENV, MAX_ALERT_NAMES = 40, 50, 20
@@ -68,19 +64,6 @@ def _map_list(key: str) -> dict[str, object]:
     """A list whose items are unique by ``key``: the API server rejects duplicates (and
     server-side apply merges by it)."""
     return {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": [key]}
-
-
-class Network(StrEnum):
-    MAINNET = "mainnet"
-    TESTNET = "testnet"
-    DEMO = "demo"
-
-
-class SinkType(StrEnum):
-    JSONL = "jsonl"
-    WEBHOOK = "webhook"
-    REDIS = "redis"
-    POSTGRES = "postgres"
 
 
 class NoDataPolicy(StrEnum):
@@ -138,7 +121,7 @@ class Sink(CamelModel):
             {"rule": "!has(self.type) || self.type != 'postgres' || has(self.urlSecret)",
              "message": "the postgres sink takes its URL from sink.urlSecret only"}]}}
 
-    type: SinkType = SinkType.JSONL
+    type: SinkKind = SinkKind.JSONL
     url: Annotated[str, Field(max_length=2048)] | None = Field(
         default=None, description="webhook or redis URL (visible in the spec: use urlSecret "
         "when it carries a password; postgres takes urlSecret only)")
@@ -148,12 +131,12 @@ class Sink(CamelModel):
     @model_validator(mode="after")
     def _url_when_needed(self) -> Sink:
         # Same rules as the CEL above, for objects validated outside the API server.
-        if self.type is not SinkType.JSONL and not (self.url or self.url_secret):
+        if self.type is not SinkKind.JSONL and not (self.url or self.url_secret):
             raise ValueError("sink.url or sink.urlSecret is required for webhook and redis "
                              "sinks")
         if self.url and self.url_secret:
             raise ValueError("sink.url and sink.urlSecret are exclusive")
-        if self.type is SinkType.POSTGRES and not self.url_secret:
+        if self.type is SinkKind.POSTGRES and not self.url_secret:
             # a database URL carries a password: never in the CR, only by reference
             raise ValueError("the postgres sink takes its URL from sink.urlSecret only")
         return self

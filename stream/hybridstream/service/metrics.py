@@ -26,15 +26,9 @@ from prometheus_client import (
 )
 from prometheus_client.core import HistogramMetricFamily, Metric
 
+from hybridstream.contract import SCOPE_NAMESPACE, SCOPE_POD, SCOPE_REVISION, SCOPE_ROLLOUT
 from hybridstream.hybrid.events import EventType
-from hybridstream.routing import (
-    SCOPE_NAMESPACE,
-    SCOPE_POD,
-    SCOPE_REVISION,
-    SCOPE_ROLLOUT,
-    Mode,
-    role_of,
-)
+from hybridstream.routing import Mode, role_of
 
 SOCKETS = ("private", "public")
 SOURCES = ("hybrid", "rest")

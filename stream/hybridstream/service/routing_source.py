@@ -22,8 +22,9 @@ from kubernetes_asyncio import client, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 from pydantic import ValidationError
 
+from hybridstream.contract import ACK_ANNOTATION, CONFIGMAP_KEY
 from hybridstream.hybrid.decisions import Backoff
-from hybridstream.routing import ACK_ANNOTATION, CONFIGMAP_KEY, RoutingDocument
+from hybridstream.routing import RoutingDocument
 from hybridstream.service.sockets import sleep_unless
 
 log = logging.getLogger(__name__)

@@ -16,11 +16,12 @@ import aiohttp
 import asyncpg
 import redis.asyncio as redis_asyncio
 
+from hybridstream.contract import SinkKind
 from hybridstream.history.connect import connect, describe
 from hybridstream.history.rows import MalformedEvent, build_rows
 from hybridstream.history.store import write_rows
 from hybridstream.hybrid.delivery import Verdict, classify_http_status
-from hybridstream.settings import SinkKind, StreamSettings
+from hybridstream.settings import StreamSettings
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from hybridstream.routing import ACK_ANNOTATION, CONFIGMAP_KEY, RoutingDocument
-from hybridstream_operator.logic.builders import REVISION_LABEL
+from hybridstream.contract import ACK_ANNOTATION, CONFIGMAP_KEY, REVISION_LABEL, ROLE_LABEL
+from hybridstream.routing import RoutingDocument
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
@@ -140,7 +140,7 @@ class Acker:
             self.namespace, label_selector=f"hybridstream.io/rollout={self.rollout}")
         for pod in pods.items:
             labels = pod.metadata.labels or {}
-            role, revision = labels.get("hybridstream.io/role"), labels.get(REVISION_LABEL)
+            role, revision = labels.get(ROLE_LABEL), labels.get(REVISION_LABEL)
             if {role, f"r{revision}"} & self.frozen or pod.metadata.deletion_timestamp:
                 continue
             if (pod.metadata.annotations or {}).get(ACK_ANNOTATION) == str(doc.generation):

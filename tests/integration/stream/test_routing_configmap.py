@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from hybridstream.routing import ACK_ANNOTATION, CONFIGMAP_KEY, RoutingDocument
+from hybridstream.contract import ACK_ANNOTATION, CONFIGMAP_KEY
+from hybridstream.routing import RoutingDocument
 from hybridstream.simulator.app import running_simulator
 
 from tests.plugins.cluster import Cluster

@@ -7,7 +7,8 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from hybridstream.routing import CONFIGMAP_KEY, Mode, Role, RoutingDocument
+from hybridstream.contract import CONFIGMAP_KEY
+from hybridstream.routing import Mode, Role, RoutingDocument
 from hybridstream_operator.clients.prometheus import parse_result
 from hybridstream_operator.handlers.webhook import select_targets
 from hybridstream_operator.logic.builders import (

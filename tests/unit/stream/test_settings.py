@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hybridstream.contract import Network
 from hybridstream.routing import Mode
-from hybridstream.settings import Network, StreamSettings
+from hybridstream.settings import StreamSettings
 
 SECRET = "s3cr3t-VALUE-never-shown"
 
