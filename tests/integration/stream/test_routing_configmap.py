@@ -4,13 +4,15 @@ the operator gates the handover on (docs/CONTRACTS.md)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 
 import pytest
 from hybridstream.routing import ACK_ANNOTATION, CONFIGMAP_KEY, RoutingDocument
 from hybridstream.simulator.app import running_simulator
 
-from tests.plugins.cluster import Cluster
+from tests.plugins.cluster import Cluster, dedicated_cluster
 
 from .harness import build_settings, eventually, running_stream
 
@@ -64,3 +66,31 @@ async def test_configmap_watch_switches_mode_live_and_acks_on_the_pod(
             await eventually(lambda: service.pipeline.doc.generation == 4, "generation 4")
             await eventually(lambda: ack_of(cluster, namespace) == "4", "ack 4 on the pod")
             assert service.hybrid.mode.value == "production"
+
+
+async def test_the_watch_survives_a_kube_apiserver_crash(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGKILLed mid-watch, the kube-apiserver cuts the chunked response (aiohttp's
+    ClientPayloadError): the watch re-lists once it is back, so a document published after
+    the restart is applied and acked (found by the operator-level chaos suite, where it
+    stalled a rollout for good). Its own control plane: the shared one is not restarted."""
+    with dedicated_cluster(f"hs-watch-{os.getpid()}") as cluster:
+        monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
+        monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+        cluster.apply(pod(), namespace="default")
+        cluster.apply(configmap(RoutingDocument(generation=1, hybridMode="canary")),
+                      namespace="default")
+        async with running_simulator(symbols=3) as sim:
+            settings = build_settings(sim, HYBRID_MODE="canary",
+                                      HYBRID_ROUTING_CONFIGMAP=CONFIGMAP, POD_NAME=POD,
+                                      POD_NAMESPACE="default")
+            async with running_stream(settings) as (service, _):
+                await eventually(lambda: ack_of(cluster, "default") == "1", "ack 1 on the pod")
+                await asyncio.to_thread(cluster.kill_apiserver)
+                await asyncio.sleep(1)
+                await asyncio.to_thread(cluster.start_apiserver)
+                cluster.apply(configmap(RoutingDocument(generation=2, hybridMode="cutover",
+                                                        hybridHigh=50, legacyLow=50)),
+                              namespace="default")
+                await eventually(lambda: service.pipeline.doc.generation == 2, "generation 2")
+                await eventually(lambda: ack_of(cluster, "default") == "2", "ack 2 on the pod")
