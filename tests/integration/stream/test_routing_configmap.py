@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections import defaultdict
 
 import pytest
 from hybridstream.routing import ACK_ANNOTATION, CONFIGMAP_KEY, RoutingDocument
@@ -15,6 +16,7 @@ from hybridstream.simulator.app import running_simulator
 from tests.plugins.cluster import Cluster, dedicated_cluster
 
 from .harness import build_settings, eventually, running_stream
+from .journal_checks import trade
 
 CONFIGMAP = "demo-routing"
 POD = "stream-hybrid-0"
@@ -94,3 +96,34 @@ async def test_the_watch_survives_a_kube_apiserver_crash(
                               namespace="default")
                 await eventually(lambda: service.pipeline.doc.generation == 2, "generation 2")
                 await eventually(lambda: ack_of(cluster, "default") == "2", "ack 2 on the pod")
+
+
+async def test_a_restarted_hybrid_pod_delivers_the_fills_of_its_downtime(
+        cluster: Cluster, namespace: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fills made while no hybrid process ran (a pod restarting mid-Cutover) come back
+    through its one-minute look-back, forwarded under the routing ConfigMap's document, not
+    the stand-alone one a process starts with (which forwards nothing for hybrid): the
+    hybrid side waits for its first document, here read a while after the start (found by
+    the operator-level chaos suite: a look-back that won the race against the ConfigMap
+    read dropped the downtime's fills)."""
+    monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    cluster.apply(pod(), namespace=namespace)
+    async with running_simulator(symbols=3) as sim:
+        placed: dict[str, list[str]] = defaultdict(list)
+        trade(sim, placed, sorted(sim.market.instruments), 6)  # the "downtime"
+        wanted = {oid for ids in placed.values() for oid in ids}
+        settings = build_settings(sim, HYBRID_MODE="canary", HYBRID_ROUTING_CONFIGMAP=CONFIGMAP,
+                                  POD_NAME=POD, POD_NAMESPACE=namespace)
+        async with running_stream(settings) as (service, buffer):
+            await asyncio.sleep(1.5)  # the document is not readable yet
+            cluster.apply(configmap(RoutingDocument(generation=3, hybridMode="cutover",
+                                                    hybridHigh=100, legacyLow=100)),
+                          namespace=namespace)
+
+            def executions() -> set[str]:
+                return {e["data"]["orderId"] for e in buffer.events()
+                        if e["type"] == "execution"}
+            await eventually(lambda: service.pipeline.doc.generation == 3, "generation 3")
+            await eventually(lambda: wanted <= executions(), "the downtime's fills delivered",
+                             within=15)
