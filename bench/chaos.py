@@ -64,6 +64,8 @@ STREAM_TITLE, OPERATOR_TITLE = "# Chaos suite (stream level)", "# Chaos suite (o
 #: Relative draw weights (default 1). Each kind is as likely: a Redis outage lasts 30-120 s,
 #: so a 20-minute budget holds fewer than 100 faults when several are drawn.
 WEIGHTS: dict[str, float] = {}
+#: Operator level: a fault, its recovery and the pause after it take about this long.
+SECONDS_PER_FAULT = 8.0
 
 SCOPE = """\
 **Covered (stream level).** Two real `hybridstream run` processes: legacy (`rest`, webhook
@@ -281,8 +283,10 @@ async def run(args: argparse.Namespace, record: WalkRecord) -> None:
             async with chaos_system(workdir, WalkConfig(), rng) as walk:
                 await walk_and_record(walk, args, rng, record, workdir)
             return
-        # The rollout's steps span the budget, so faults land in every phase.
-        plan = RolloutPlan.spanning(args.budget, complete_within_s=300)
+        # The rollout's steps span the time the faults are expected to take (about
+        # SECONDS_PER_FAULT each, within the budget), so faults land in every phase.
+        plan = RolloutPlan.spanning(min(args.budget, args.faults * SECONDS_PER_FAULT),
+                                    complete_within_s=600)
         with dedicated_cluster(f"hs-chaos-{os.getpid()}") as cluster:
             async with operator_chaos_system(workdir, cluster, OPERATOR_WALK, plan,
                                              rng) as walk:

@@ -93,8 +93,8 @@ class RolloutPlan:
                    cutover_s=(share(0.35), share(0.35)), production_s=share(0.2), **bounds)
 
     def steps(self) -> dict[str, Any]:
-        percents = (50, 100) if len(self.cutover_s) == 2 else \
-            tuple(round(100 * (i + 1) / len(self.cutover_s)) for i in range(len(self.cutover_s)))
+        count = len(self.cutover_s)  # evenly spaced: 50 % and 100 % for two steps
+        percents = [round(100 * (i + 1) / count) for i in range(count)]
         return {"canary": {"duration": f"{self.canary_s}s"},
                 "parallel": {"duration": f"{self.parallel_s}s"},
                 "cutover": [{"percent": p, "pause": {"duration": f"{s}s"}}
