@@ -221,7 +221,9 @@ class OperatorChaosWalk(ChaosWalk):
         ready: dict[str, bool] = {}
         for pod, state in zip(pods, states, strict=True):
             ready[pod.name] = bool(state and state["ready"])
-            if state:
+            # generation 0 is the stand-alone document a process starts with, before its
+            # ConfigMap is read: its range says nothing about the pod's (the last one stays)
+            if state and state["routing"]["generation"] > 0:
                 low, high = state["routing"]["forwardLow"], state["routing"]["forwardHigh"]
                 self.forwarding[pod.name] = frozenset(
                     s for s in self.symbols if low <= bucket_of(s) < high)
