@@ -103,10 +103,16 @@ class Cluster:
                                     start_new_session=True)
         (self._workdir / "pids" / "kube-apiserver.pid").write_text(str(proc.pid))
         deadline = time.monotonic() + within
-        while self.kubectl("get", "--raw", "/readyz", check=False, timeout=5) != "ok":
+        while not self._apiserver_ready():
             if time.monotonic() > deadline:
                 raise RuntimeError(f"kube-apiserver not ready {within} s after a restart")
             time.sleep(0.2)
+
+    def _apiserver_ready(self) -> bool:
+        try:  # a starting apiserver may accept the connection and answer late
+            return self.kubectl("get", "--raw", "/readyz", check=False, timeout=5) == "ok"
+        except subprocess.TimeoutExpired:
+            return False
 
 
 def _proc_state(pid: int) -> str:
