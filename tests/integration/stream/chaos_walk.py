@@ -41,6 +41,7 @@ from .processes import build_env
 
 HYBRID, LEGACY = "hybrid", "legacy"
 REDIS_STREAM = "hs:chaos"
+REDIS_PAGE = 2000
 #: The split every process applies: hybrid forwards [0, 50), legacy [50, 100).
 ROUTING = RoutingDocument(generation=1, hybridMode=Mode.CUTOVER, hybridHigh=50, legacyLow=50)
 #: Test timings every chaos process runs with (sink retries, ticker staleness).
@@ -273,8 +274,14 @@ class ChaosWalk:
 
     # -- observation ------------------------------------------------------------------------
     async def redis_events(self) -> list[dict[str, Any]]:
-        return [json.loads(fields[b"event"])
-                for _, fields in await self.redis.xrange(REDIS_STREAM)]
+        """Everything in the Redis stream, read in pages: one XRANGE of ~20 000 entries on a
+        loaded machine outlasts the client's 2 s socket timeout."""
+        events: list[dict[str, Any]] = []
+        start = "-"
+        while page := await self.redis.xrange(REDIS_STREAM, min=start, count=REDIS_PAGE):
+            events += [json.loads(fields[b"event"]) for _, fields in page]
+            start = "(" + page[-1][0].decode()  # exclusive: after the last one read
+        return events
 
     async def fresh_ms(self) -> dict[str, float]:
         """Per side, the exchange time of the newest fact its sink holds that proves its
