@@ -7,6 +7,9 @@
 #      sockets and refuses re-auth): the rollout's Prometheus analysis, or the chart's
 #      HybridStreamDisconnectedCritical alert posted by Alertmanager to the operator's
 #      webhook, whichever is first, rolls it back to legacy (the last line says which).
+# Then, on this machine (no cluster), the trailing-stop consumer follows legacy (1 s and 5 s
+# polls) and hybrid streams through scripted price crossings and prints the activation
+# delays it saw (bench/bench_trailing_stop.py --summary, about 1 min).
 # Builds whatever is missing first (the same hack/e2e-stack.sh the e2e tests use; a cold
 # machine takes 20-30 min for Kubernetes, a warm one seconds). Bounded: every wait has a
 # deadline; exits 0 when both rollouts ended as expected. The namespace stays for you to
@@ -119,6 +122,9 @@ main() {
   step "rollout 2 rolled back by $(k -n "$NS" get hsr "$ROLLOUT" -o jsonpath='{.status.lastFailure.source} {.status.lastFailure.name}: {.status.lastFailure.message}')"
   k -n "$NS" get configmap "$ROLLOUT-routing" -o jsonpath='{.data.routing\.json}' >&2; echo >&2
   KUBECONFIG="$KUBECONFIG" "$VENV/bin/kubectl-hsr" -n "$NS" history "$ROLLOUT" >&2
+
+  step "trailing stop: activation delays legacy (1 s, 5 s polls) vs hybrid, simulator and streams on this machine (about 1 min)"
+  "$VENV/bin/python" "$REPO_DIR/bench/bench_trailing_stop.py" --rounds 3 --summary >&2
 
   step "demo finished in $((SECONDS - START)) s. Explore: KUBECONFIG=$KUBECONFIG kubectl -n $NS get hsr,pods"
   log "clean up: kubectl -n $NS delete hsr --all && helm uninstall hs-$NS -n $NS && kubectl delete ns $NS"

@@ -14,6 +14,10 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("hybridstream.service.command", "run the stream (mode from HYBRID_MODE)"),
     "simulator": ("hybridstream.simulator.command", "run the local Bybit v5 simulator"),
+    "history": ("hybridstream.history.command",
+                "orders, executions or positions the postgres sink stored"),
+    "trailing-stop": ("hybridstream.trailing_stop_command",
+                      "example consumer: trailing stops over the events on stdin"),
 }
 
 

@@ -25,8 +25,9 @@ CONFIGMAP_KEY = "routing.json"
 ACK_ANNOTATION = "hybridstream.io/routing-ack"
 #: Labels a stream pod adds to every metric series it exports, whatever the scrape
 #: configuration: the operator scopes its default analysis to a rollout's pods by them.
-SCOPE_ROLLOUT, SCOPE_NAMESPACE, SCOPE_POD = (
-    "hybridstream_rollout", "hybridstream_namespace", "hybridstream_pod")
+SCOPE_ROLLOUT, SCOPE_NAMESPACE, SCOPE_POD, SCOPE_REVISION = (
+    "hybridstream_rollout", "hybridstream_namespace", "hybridstream_pod",
+    "hybridstream_revision")
 
 
 class Mode(StrEnum):
@@ -40,7 +41,9 @@ class Mode(StrEnum):
 
 
 class Role(StrEnum):
-    """Which side of the handover a process is on."""
+    """Which side of the handover a process is on: ``legacy`` forwards ``[l, 100)`` (the
+    stable revision: the REST poller in the first walk, the previous hybrid revision later),
+    ``hybrid`` forwards ``[0, h)`` (the candidate revision)."""
 
     LEGACY = "legacy"
     HYBRID = "hybrid"
@@ -68,6 +71,10 @@ class RoutingDocument(BaseModel):
     hybrid_mode: Mode = Field(default=Mode.CANARY, alias="hybridMode")
     hybrid_high: int = Field(default=0, ge=0, le=BUCKETS, alias="hybridHigh")
     legacy_low: int = Field(default=0, ge=0, le=BUCKETS, alias="legacyLow")
+    #: Which revision is on which side (absent: every process is on its mode's side, as
+    #: before revisions existed). Revision 0 is the legacy REST poller.
+    stable_revision: int | None = Field(default=None, ge=0, alias="stableRevision")
+    candidate_revision: int | None = Field(default=None, ge=1, alias="candidateRevision")
 
     @property
     def effective_hybrid_high(self) -> int:
@@ -86,6 +93,18 @@ class RoutingDocument(BaseModel):
             )
         return self
 
+    def side_of(self, natural: Role, revision: int | None) -> Role | None:
+        """The side a process of ``revision`` is on under this document (``natural``: the
+        side of its mode); None when the document names revisions and not this one: a
+        retiring or not yet routed revision forwards nothing."""
+        if revision is None or (self.stable_revision is None and self.candidate_revision is None):
+            return natural
+        if revision == self.candidate_revision and natural is Role.HYBRID:
+            return Role.HYBRID
+        if revision == self.stable_revision:
+            return Role.LEGACY
+        return None
+
     def forwards(self, role: Role, symbol: str) -> bool:
         """Whether a process of ``role`` forwards events for ``symbol``."""
         bucket = bucket_of(symbol)
@@ -94,7 +113,8 @@ class RoutingDocument(BaseModel):
         return bucket < self.effective_hybrid_high
 
     def to_json(self) -> str:
-        return json.dumps(self.model_dump(by_alias=True, mode="json"), sort_keys=True)
+        return json.dumps(self.model_dump(by_alias=True, mode="json", exclude_none=True),
+                          sort_keys=True)
 
     @classmethod
     def parse(cls, text: str) -> RoutingDocument:

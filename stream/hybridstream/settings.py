@@ -25,6 +25,7 @@ class SinkKind(StrEnum):
     JSONL = "jsonl"
     WEBHOOK = "webhook"
     REDIS = "redis"
+    POSTGRES = "postgres"
 
 
 #: (REST, public WS base, private WS) per network. Demo trading has no public stream of its
@@ -66,8 +67,13 @@ class StreamSettings(BaseSettings):
     pod_namespace: str | None = Field(default=None, validation_alias="POD_NAMESPACE")
     rollout: str | None = Field(default=None, validation_alias="HYBRID_ROLLOUT",
                                 description="the HybridStreamRollout of this pod (metric scope)")
+    revision: int | None = Field(default=None, ge=0, validation_alias="HYBRID_REVISION",
+                                 description="the rollout revision this pod runs (0: the "
+                                 "legacy poller); the routing document says its side")
     sink: SinkKind = Field(default=SinkKind.JSONL, validation_alias="HYBRID_SINK")
-    sink_url: str | None = Field(default=None, validation_alias="HYBRID_SINK_URL")
+    sink_url: SecretStr | None = Field(
+        default=None, validation_alias="HYBRID_SINK_URL",
+        description="webhook, redis or postgres URL: may carry a password (from a Secret)")
     redis_stream: str = Field(default="hybridstream:events",
                               validation_alias="HYBRID_REDIS_STREAM")
     status_token: SecretStr | None = Field(

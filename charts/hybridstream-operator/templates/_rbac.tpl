@@ -24,12 +24,13 @@
   resources: [events]
   verbs: [create]
 # What the operator builds per rollout with server-side apply (create on first apply, patch
-# after): the legacy and hybrid Deployments, the routing ConfigMap, the metrics Services,
-# and the stream pods' ServiceAccount, Role and RoleBinding. Nothing is deleted by hand:
-# ownerReferences let the garbage collector remove them with the rollout.
+# after): a Deployment per revision, the routing ConfigMap, the metrics Services, and the
+# stream pods' ServiceAccount, Role and RoleBinding. ownerReferences let the garbage
+# collector remove them with the rollout; the one deletion by hand is the Deployment of a
+# revision that fell out of status.revisions (deployments delete).
 - apiGroups: [apps]
   resources: [deployments]
-  verbs: [get, list, watch, create, patch]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [""]
   resources: [configmaps, services, serviceaccounts]
   verbs: [get, list, watch, create, patch]

@@ -12,18 +12,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hybridstream.routing import ACK_ANNOTATION, CONFIGMAP_KEY, Role, RoutingDocument
+from hybridstream.routing import ACK_ANNOTATION, CONFIGMAP_KEY, RoutingDocument
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from hybridstream_operator.logic.builders import (
+    REVISION_LABEL,
     Manifest,
-    build_selector,
-    deployment_name,
+    build_revision_selector,
     routing_configmap_name,
 )
-from hybridstream_operator.models.observations import Acks, DeploymentState
+from hybridstream_operator.logic.intents import build_intent_annotation
+from hybridstream_operator.models.observations import Acks, DeploymentState, IntentKind
 from hybridstream_operator.models.spec import API_GROUP, API_VERSION, KIND, PLURAL, SecretKeyRef
 
 FIELD_MANAGER = "hybridstream-operator"
@@ -66,21 +67,59 @@ async def fetch_rollout(kube: Kube, namespace: str, name: str) -> dict[str, Any]
         raise
 
 
-async def fetch_deployment_state(kube: Kube, namespace: str, rollout: str,
-                                 role: Role) -> DeploymentState:
-    """Replica counts of one role's Deployment (zeros when it does not exist)."""
+@dataclass(frozen=True)
+class DeploymentInfo:
+    """One of the rollout's Deployments: the revision it runs (its label) and its counts."""
+
+    revision: int | None
+    state: DeploymentState
+
+
+def _selector(labels: Mapping[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in labels.items())
+
+
+def _revision_of(labels: Mapping[str, str] | None) -> int | None:
     try:
-        dep = await kube.apps.read_namespaced_deployment(deployment_name(rollout, role), namespace)
+        return int((labels or {})[REVISION_LABEL])
+    except (KeyError, ValueError):
+        return None
+
+
+async def list_deployments(kube: Kube, namespace: str, rollout: str,
+                           uid: str) -> dict[str, DeploymentInfo]:
+    """Every Deployment the rollout owns, by name (one list call for all revisions); one
+    merely labelled like ours is not ours."""
+    found = await kube.apps.list_namespaced_deployment(
+        namespace, label_selector=_selector({f"{API_GROUP}/rollout": rollout}))
+    out = {}
+    for dep in found.items:
+        if not any(ref.uid == uid for ref in dep.metadata.owner_references or []):
+            continue
+        st = dep.status
+        out[dep.metadata.name] = DeploymentInfo(
+            _revision_of(dep.metadata.labels),
+            DeploymentState(exists=True, desired=dep.spec.replicas or 0,
+                            ready=st.ready_replicas or 0, available=st.available_replicas or 0))
+    return out
+
+
+async def scale_deployment(kube: Kube, namespace: str, name: str, replicas: int) -> None:
+    """Set a Deployment's replicas (a retired revision's goes to zero)."""
+    await kube.apps.patch_namespaced_deployment(
+        name, namespace, {"spec": {"replicas": replicas}}, _content_type=MERGE)
+
+
+async def delete_deployment(kube: Kube, namespace: str, name: str) -> None:
+    """Delete a forgotten revision's Deployment (already gone is fine)."""
+    try:
+        await kube.apps.delete_namespaced_deployment(name, namespace)
     except ApiException as exc:
-        if _missing(exc):
-            return DeploymentState()
-        raise
-    st = dep.status
-    return DeploymentState(exists=True, desired=dep.spec.replicas or 0,
-                           ready=st.ready_replicas or 0, available=st.available_replicas or 0)
+        if not _missing(exc):
+            raise
 
 
-def _pod_ready(pod: Any) -> bool:
+def pod_ready(pod: Any) -> bool:
     if pod.metadata.deletion_timestamp is not None:
         return False  # terminating pods no longer count, acked or not
     conditions = (pod.status and pod.status.conditions) or []
@@ -95,11 +134,11 @@ def parse_ack(annotations: Mapping[str, str] | None) -> int:
         return -1
 
 
-async def fetch_acks(kube: Kube, namespace: str, rollout: str, role: Role) -> Acks:
-    """Acks of the Ready, non-terminating pods of one role."""
-    selector = ",".join(f"{k}={v}" for k, v in build_selector(rollout, role).items())
+async def fetch_acks(kube: Kube, namespace: str, rollout: str, revision: int) -> Acks:
+    """Acks of the Ready, non-terminating pods of one revision."""
+    selector = _selector(build_revision_selector(rollout, revision))
     pods = await kube.core.list_namespaced_pod(namespace, label_selector=selector)
-    return Acks(tuple(parse_ack(p.metadata.annotations) for p in pods.items if _pod_ready(p)))
+    return Acks(tuple(parse_ack(p.metadata.annotations) for p in pods.items if pod_ready(p)))
 
 
 async def fetch_routing(kube: Kube, namespace: str, rollout: str) -> RoutingDocument | None:
@@ -214,12 +253,31 @@ async def patch_rollout_conditions(kube: Kube, namespace: str, name: str,
         _content_type=MERGE)
 
 
+async def replace_rollout_workload(kube: Kube, namespace: str, name: str,
+                                   resource_version: str, workload: dict[str, Any]) -> None:
+    """Replace ``spec.workload`` whole (a merge patch would keep fields the old revision did
+    not set), only if nobody wrote the rollout since it was read (409 otherwise)."""
+    body = [{"op": "test", "path": "/metadata/resourceVersion", "value": resource_version},
+            {"op": "replace", "path": "/spec/workload", "value": workload}]
+    await kube.custom.patch_namespaced_custom_object(
+        API_GROUP, API_VERSION, namespace, PLURAL, name, body,
+        _content_type="application/json-patch+json")
+
+
 async def patch_rollout_annotations(kube: Kube, namespace: str, name: str,
                                     annotations: Mapping[str, str | None]) -> None:
     """Merge annotations into the rollout (intents, alerts); None removes one."""
     await kube.custom.patch_namespaced_custom_object(
         API_GROUP, API_VERSION, namespace, PLURAL, name,
         {"metadata": {"annotations": annotations}}, _content_type=MERGE)
+
+
+async def send_intent(kube: Kube, namespace: str, name: str, kind: IntentKind,
+                      reason: str = "") -> None:
+    """Request an intent on one rollout (``kubectl hsr promote`` and the dashboard's
+    buttons): the operator applies it once, on its next pass."""
+    await patch_rollout_annotations(kube, namespace, name, build_intent_annotation(
+        kind, datetime.now(UTC), reason))
 
 
 async def list_rollouts(kube: Kube, namespace: str | None) -> list[dict[str, Any]]:

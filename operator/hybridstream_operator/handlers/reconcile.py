@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import aiohttp
-from hybridstream.routing import Role
 from kubernetes_asyncio.client.exceptions import ApiException
 from pydantic import ValidationError
 
@@ -28,14 +27,16 @@ from hybridstream_operator.clients.kube import (
     apply_event,
     apply_manifest,
     assert_owned,
+    delete_deployment,
     fetch_acks,
-    fetch_deployment_state,
     fetch_rollout,
     fetch_routing,
+    list_deployments,
     patch_rollout_annotations,
     patch_rollout_conditions,
     patch_rollout_status,
     read_secret_key,
+    scale_deployment,
 )
 from hybridstream_operator.clients.prometheus import authorization, fetch_samples
 from hybridstream_operator.handlers import observability
@@ -44,6 +45,8 @@ from hybridstream_operator.logic.builders import (
     build_deployment,
     build_routing_configmap,
     build_static_resources,
+    plan_retirements,
+    revision_deployment_name,
 )
 from hybridstream_operator.logic.conditions import RECONCILED, redact, set_condition
 from hybridstream_operator.logic.intents import (
@@ -54,10 +57,11 @@ from hybridstream_operator.logic.intents import (
 )
 from hybridstream_operator.logic.phase_machine import Decision, decide
 from hybridstream_operator.logic.queries import build_queries
+from hybridstream_operator.logic.revisions import find_record, observed_sides
 from hybridstream_operator.logic.steps import assess_analysis_due, data_start, measured_metrics
 from hybridstream_operator.models.actions import EmitEvent, PublishRouting
 from hybridstream_operator.models.base import parse_duration
-from hybridstream_operator.models.observations import Observations, Sample
+from hybridstream_operator.models.observations import Acks, DeploymentState, Observations, Sample
 from hybridstream_operator.models.spec import Prometheus, RolloutSpec
 from hybridstream_operator.models.status import RolloutStatus
 
@@ -146,7 +150,7 @@ async def measure(rt: Runtime, ns: str, name: str, spec: RolloutSpec, status: Ro
     """This pass's samples (None: interrupted); unreadable credentials are every metric's
     error, so they count as inconclusive and say why in status."""
     queries = build_queries(spec.analysis, measured_metrics(spec, status), ns, name,
-                            start=data_start(status), now=now)
+                            start=data_start(status), now=now, revisions=observed_sides(status))
     prom = spec.analysis.prometheus
     try:
         headers = await prometheus_headers(rt.kube, ns, prom)
@@ -166,16 +170,25 @@ async def gather_observations(rt: Runtime, obj: dict[str, Any], spec: RolloutSpe
     samples = None
     if assess_analysis_due(spec, status, now) and not pending_request(annotations, status):
         samples = await measure(rt, ns, name, spec, status, now=now)
-    legacy, hybrid, legacy_acks, hybrid_acks, published = await asyncio.gather(
-        fetch_deployment_state(rt.kube, ns, name, Role.LEGACY),
-        fetch_deployment_state(rt.kube, ns, name, Role.HYBRID),
-        fetch_acks(rt.kube, ns, name, Role.LEGACY),
-        fetch_acks(rt.kube, ns, name, Role.HYBRID),
-        fetch_routing(rt.kube, ns, name),
-    )
-    return Observations(legacy=legacy, hybrid=hybrid, legacy_acks=legacy_acks,
+    stable, candidate = observed_sides(status)
+
+    async def acks(revision: int | None) -> Acks:
+        return Acks() if revision is None else await fetch_acks(rt.kube, ns, name, revision)
+
+    deployments, legacy_acks, hybrid_acks, published = await asyncio.gather(
+        list_deployments(rt.kube, ns, name, obj["metadata"]["uid"]), acks(stable),
+        acks(candidate),
+        fetch_routing(rt.kube, ns, name))
+
+    def state(revision: int | None) -> DeploymentState:
+        info = None if revision is None else deployments.get(
+            revision_deployment_name(name, revision))
+        return info.state if info else DeploymentState()
+    return Observations(legacy=state(stable), hybrid=state(candidate), legacy_acks=legacy_acks,
                         hybrid_acks=hybrid_acks, published=published, samples=samples,
-                        intent=parse_intent(annotations), alerts=parse_alerts(annotations))
+                        intent=parse_intent(annotations), alerts=parse_alerts(annotations),
+                        deployments={n: (i.revision, i.state.desired)
+                                     for n, i in deployments.items()})
 
 
 async def apply_decision(rt: Runtime, obj: dict[str, Any], spec: RolloutSpec,
@@ -183,23 +196,36 @@ async def apply_decision(rt: Runtime, obj: dict[str, Any], spec: RolloutSpec,
     """Publish routing in order, converge the Deployments, post Events."""
     meta = obj["metadata"]
     owner = Owner(meta["name"], meta["namespace"], meta["uid"])
-    replicas = decision.status.replicas
+    status = decision.status
     for action in decision.actions:
         if isinstance(action, PublishRouting):
             routing = build_routing_configmap(owner, action.document)
             await assert_owned(rt.kube, routing)
             await apply_manifest(rt.kube, routing)
-    stale = (decision.status.observed_generation != meta.get("generation")
-             or obs.legacy.desired != replicas.legacy or obs.hybrid.desired != replicas.hybrid
-             or not (obs.legacy.exists and obs.hybrid.exists))
+    stable, candidate = observed_sides(status)
+    wanted = {stable: status.replicas.stable}
+    if candidate is not None:
+        wanted[candidate] = status.replicas.candidate
+    names = {revision_deployment_name(owner.name, r): r for r in wanted}
+    stale = (status.observed_generation != meta.get("generation")
+             or any(obs.deployments.get(n, (None, -1))[1] != wanted[r]
+                    for n, r in names.items()))
     if stale:
-        manifests = [*build_static_resources(spec, owner, rt.ack_role),
-                     build_deployment(spec, owner, Role.LEGACY, replicas.legacy),
-                     build_deployment(spec, owner, Role.HYBRID, replicas.hybrid)]
+        manifests = [*build_static_resources(spec, owner, rt.ack_role)]
+        for revision, replicas in wanted.items():
+            record = find_record(status, revision)
+            assert record is not None  # stable and candidate are never trimmed
+            manifests.append(build_deployment(record.workload, owner, revision, replicas))
         for manifest in manifests:  # only when something changed: the reads are rare
             await assert_owned(rt.kube, manifest)
         for manifest in manifests:
             await apply_manifest(rt.kube, manifest)
+    idle = {n: found for n, found in obs.deployments.items() if n not in names}
+    to_zero, to_delete = plan_retirements(idle, {r.number for r in status.revisions})
+    for name in to_zero:
+        await scale_deployment(rt.kube, owner.namespace, name, 0)
+    for name in to_delete:
+        await delete_deployment(rt.kube, owner.namespace, name)
     for action in decision.actions:
         if isinstance(action, EmitEvent):
             await apply_event(rt.kube, obj, action.type.value, action.reason, action.message)

@@ -1,7 +1,8 @@
 """Pure builders of every Kubernetes object a rollout owns (crate-operator's ``get_*``
-split): two Deployments of the same image in different modes, their Services, the routing
-ConfigMap, and the ServiceAccount/Role/RoleBindings the stream pods need to watch routing
-and acknowledge it on their own Pod."""
+split): a Deployment per revision (``<name>-legacy`` for the REST poller, revision 0;
+``<name>-hybrid-<N>`` for hybrid revision N), the per-role Services, the routing ConfigMap,
+and the ServiceAccount/Role/RoleBindings the stream pods need to watch routing and
+acknowledge it on their own Pod."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 from hybridstream.routing import CONFIGMAP_KEY, Mode, Role, RoutingDocument
 
-from hybridstream_operator.models.spec import API_GROUP, API_VERSION, KIND, RolloutSpec
+from hybridstream_operator.models.spec import API_GROUP, API_VERSION, KIND, RolloutSpec, Workload
 
 Manifest = dict[str, Any]
 RUN_AS_USER = 10001
@@ -46,9 +47,39 @@ DRAIN_SECONDS = 15
 TERMINATION_GRACE_SECONDS = DRAIN_SECONDS + 10 + 5
 
 
+#: Pod label (and metric scope label ``hybridstream_revision``) naming the revision.
+REVISION_LABEL = f"{API_GROUP}/revision"
+
+
 def deployment_name(rollout: str, role: Role) -> str:
-    """``<rollout>-legacy`` / ``<rollout>-hybrid``."""
+    """``<rollout>-legacy`` / ``<rollout>-hybrid``: per-role objects (Services, PDBs)."""
     return f"{rollout}-{role.value}"
+
+
+def revision_role(number: int) -> Role:
+    """Revision 0 is the legacy REST poller; every other one runs the hybrid stream."""
+    return Role.LEGACY if number == 0 else Role.HYBRID
+
+
+def revision_deployment_name(rollout: str, number: int) -> str:
+    """``<rollout>-legacy`` for revision 0, ``<rollout>-hybrid-<N>`` for hybrid revision N."""
+    role = revision_role(number)
+    return deployment_name(rollout, role) + (f"-{number}" if role is Role.HYBRID else "")
+
+
+def build_revision_selector(rollout: str, number: int) -> dict[str, str]:
+    """The label selector of one revision's pods."""
+    return {**build_selector(rollout, revision_role(number)), REVISION_LABEL: str(number)}
+
+
+def plan_retirements(idle: dict[str, tuple[int | None, int]],
+                     remembered: set[int]) -> tuple[list[str], list[str]]:
+    """What to do with the Deployments of revisions on neither side (name -> (revision
+    label, None when unlabelled; desired replicas)): ``(scale to zero, delete)``. A
+    remembered revision keeps its Deployment at zero (Argo's old ReplicaSets: ``undo`` and a
+    post-mortem find it); a forgotten one goes."""
+    return ([n for n, (rev, desired) in idle.items() if rev in remembered and desired],
+            [n for n, (rev, _) in idle.items() if rev not in remembered])
 
 
 def routing_configmap_name(rollout: str) -> str:
@@ -81,8 +112,8 @@ def _metadata(owner: Owner, name: str, role: Role | None = None) -> dict[str, An
             "ownerReferences": [owner.reference()]}
 
 
-def _env(spec: RolloutSpec, owner: Owner, role: Role) -> list[dict[str, Any]]:
-    w = spec.workload
+def _env(w: Workload, owner: Owner, revision: int) -> list[dict[str, Any]]:
+    role = revision_role(revision)
     secret = w.credentials_secret
 
     def from_secret(var: str, key: str) -> dict[str, Any]:
@@ -99,6 +130,7 @@ def _env(spec: RolloutSpec, owner: Owner, role: Role) -> list[dict[str, Any]]:
         {"name": "HYBRID_SINK", "value": w.sink.type.value},
         {"name": "HYBRID_ROUTING_CONFIGMAP", "value": routing_configmap_name(owner.name)},
         {"name": "HYBRID_ROLLOUT", "value": owner.name},  # scope label of every metric
+        {"name": "HYBRID_REVISION", "value": str(revision)},  # the routing names its side
         from_field("POD_NAME", "metadata.name"),
         from_field("POD_NAMESPACE", "metadata.namespace"),
         {"name": "HYBRID_HTTP_PORT", "value": str(w.metrics_port)},
@@ -119,17 +151,18 @@ def _env(spec: RolloutSpec, owner: Owner, role: Role) -> list[dict[str, Any]]:
     return env + [{"name": e.name, "value": e.value} for e in w.env]
 
 
-def build_deployment(spec: RolloutSpec, owner: Owner, role: Role, replicas: int) -> Manifest:
-    """The legacy (``HYBRID_MODE=rest``) or hybrid (``canary``, switched live by routing)
-    Deployment, hardened: non-root, read-only root filesystem, no capabilities."""
-    w = spec.workload
+def build_deployment(w: Workload, owner: Owner, revision: int, replicas: int) -> Manifest:
+    """Revision ``revision``'s Deployment: the legacy poller (``HYBRID_MODE=rest``) or a
+    hybrid revision (``canary``, switched live by routing), hardened: non-root, read-only
+    root filesystem, no capabilities."""
     port = w.metrics_port
+    role = revision_role(revision)
     container = {
         "name": "stream",
         "image": w.image,
         "imagePullPolicy": w.image_pull_policy,
         "args": ["run"],
-        "env": _env(spec, owner, role),
+        "env": _env(w, owner, revision),
         "ports": [{"name": "http", "containerPort": port}],
         "resources": {"requests": dict(w.resources.requests), "limits": dict(w.resources.limits)},
         "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5},
@@ -141,14 +174,16 @@ def build_deployment(spec: RolloutSpec, owner: Owner, role: Role, replicas: int)
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"},
                          {"name": "spill", "mountPath": SPILL_PATH}],
     }
-    labels = build_labels(owner.name, role)
+    labels = {**build_labels(owner.name, role), REVISION_LABEL: str(revision)}
+    metadata = _metadata(owner, revision_deployment_name(owner.name, revision), role)
+    metadata["labels"][REVISION_LABEL] = str(revision)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _metadata(owner, deployment_name(owner.name, role), role),
+        "metadata": metadata,
         "spec": {
             "replicas": replicas,
-            "selector": {"matchLabels": build_selector(owner.name, role)},
+            "selector": {"matchLabels": build_revision_selector(owner.name, revision)},
             # a new pod must be ready before an old one goes: keep the healthy copy
             "strategy": {"type": "RollingUpdate",
                          "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},

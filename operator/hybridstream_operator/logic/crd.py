@@ -59,6 +59,17 @@ def _structural(node: Any, defs: dict[str, Any]) -> Any:
     return out
 
 
+def _without_rules(node: Any) -> Any:
+    """``node`` without CEL rules: status embeds spec models (a revision's workload) whose
+    rules guard user input, which the operator's own writes need not pay for (their cost
+    in a list would exceed the API server's budget)."""
+    if isinstance(node, list):
+        return [_without_rules(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    return {k: _without_rules(v) for k, v in node.items() if k != "x-kubernetes-validations"}
+
+
 def build_schema(model: type, mode: str = "validation") -> dict[str, Any]:
     """A structural OpenAPI v3 schema for a pydantic model."""
     schema = model.model_json_schema(by_alias=True, mode=mode)  # type: ignore[attr-defined]
@@ -68,7 +79,7 @@ def build_schema(model: type, mode: str = "validation") -> dict[str, Any]:
 def build_crd() -> dict[str, Any]:
     """The HybridStreamRollout CRD manifest (written to ``crds/`` by ``crdgen``)."""
     spec_schema = build_schema(RolloutSpec)
-    status_schema = build_schema(RolloutStatus, mode="serialization")
+    status_schema = _without_rules(build_schema(RolloutStatus, mode="serialization"))
     spec_schema["description"] = "What to roll out, how to step, what to measure."
     status_schema["description"] = "Written by the operator only."
     return {
@@ -95,6 +106,10 @@ def build_crd() -> dict[str, Any]:
                         {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
                         {"name": "Step", "type": "string", "jsonPath": ".status.stepLabel"},
                         {"name": "Hybrid%", "type": "integer", "jsonPath": ".status.hybridPercent"},
+                        {"name": "Stable", "type": "string",
+                         "jsonPath": ".status.stableRevision.label"},
+                        {"name": "Candidate", "type": "string",
+                         "jsonPath": ".status.candidateRevision.label"},
                         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
                         {"name": "Message", "type": "string", "jsonPath": ".status.message"},
                     ],

@@ -2,9 +2,18 @@
 
 One call is one reconcile pass. It never awaits and never talks to anything, so every
 transition is a table-driven unit test and a restarted operator replays from status alone.
-Order inside a pass: manual intent → firing alert → analysis verdicts → coverage watchdog →
-routing handover → step timers. The I/O layer then publishes routing, emits Events,
-converges the Deployments to ``status.replicas`` and persists the status once.
+Order inside a pass: revisions (a new spec) → manual intent → firing alert → analysis
+verdicts → coverage watchdog → routing handover → step timers.
+
+Every walk is between two revisions: the **stable** one forwards ``[l, 100)`` (the routing's
+legacy side: the REST poller in the first walk, the previous hybrid revision later) and the
+**candidate** forwards ``[0, h)`` (the hybrid side). ``obs.legacy``/``obs.hybrid`` are those
+two sides' Deployments. When Production completes the candidate becomes stable in one
+routing document that keeps each of its pods' range; a spec change during a walk hands the
+candidate's buckets back to stable first (a rollback), then walks the newest spec.
+
+The I/O layer then publishes routing, emits Events, converges the Deployments to
+``status.replicas`` and persists the status once.
 """
 
 from __future__ import annotations
@@ -12,11 +21,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from hybridstream.routing import FORWARDING_MODES, Role, RoutingDocument
+from hybridstream.routing import FORWARDING_MODES, Mode, Role, RoutingDocument
 
 from hybridstream_operator.logic import steps
 from hybridstream_operator.logic.coverage import assess_coverage, cover_for_legacy
 from hybridstream_operator.logic.handover import HandoverView, assess_settled, decide_routing
+from hybridstream_operator.logic.revisions import (
+    LEGACY_REVISION,
+    adopt_revision,
+    build_record,
+    find_record,
+    reference,
+    revision_hash,
+)
 from hybridstream_operator.logic.verdicts import (
     Breach,
     applicable,
@@ -40,6 +57,8 @@ from hybridstream_operator.models.status import (
     FailureRecord,
     HistoryEntry,
     MetricStatus,
+    RevisionOutcome,
+    RevisionRef,
     RolloutStatus,
     RoutingStatus,
     Verdict,
@@ -72,14 +91,75 @@ class _Pass:
     # -- the pass ----------------------------------------------------------------------
     def run(self) -> None:
         """One pass, in the order the module docstring gives."""
+        if self.status.stable_revision is None:
+            self._record_first_walk()
         if self.status.phase is Phase.PENDING:
             self._transition(Phase.CANARY, None, "rollout started")
+        elif self._track_revisions():
+            # a new candidate: its pods are observed from the next pass on
+            self._bookkeep()
+            return
         self._handle_intent()
         self._handle_alerts()
         self._handle_samples()
         self._watch_coverage()
         self._progress()
         self._bookkeep()
+
+    # -- revisions ---------------------------------------------------------------------
+    @property
+    def _candidate(self) -> RevisionRef | None:
+        return self.status.candidate_revision
+
+    def _record_first_walk(self) -> None:
+        """Revision 0 (the legacy poller, stable) and 1 (hybrid, the candidate), both of
+        the first spec seen: the poller keeps that spec's image for its whole life."""
+        legacy = build_record(LEGACY_REVISION, self.spec.workload, self.now)
+        legacy.outcome, legacy.stable_since = RevisionOutcome.STABLE, self.now
+        first = build_record(LEGACY_REVISION + 1, self.spec.workload, self.now)
+        self.status.revisions = [legacy, first]
+        self.status.stable_revision, self.status.candidate_revision = (reference(legacy),
+                                                                       reference(first))
+
+    def _track_revisions(self) -> bool:
+        """Follow ``spec.workload``: a change during a walk hands the candidate's buckets back
+        to stable first; with no walk in flight (complete, or rolled back) a spec that is not
+        the stable revision starts a new walk. True when a new candidate was adopted."""
+        status, candidate = self.status, self._candidate
+        wanted = revision_hash(self.spec.workload)
+        stable = status.stable_revision
+        assert stable is not None
+        if (candidate or stable).hash == wanted:
+            return False
+        if candidate is not None and status.phase in ABORTABLE:
+            self._start_rollback(f"revision {candidate.label} superseded by a spec change; "
+                                 f"revision {stable.label} takes its buckets back first",
+                                 RevisionOutcome.SUPERSEDED)
+            return False
+        if status.phase is Phase.ROLLING_BACK:
+            return False  # the newest spec walks once stable holds every bucket again
+        if stable.hash == wanted:
+            status.candidate_revision = None  # rolled back, and the spec is stable's again
+            return False
+        record = adopt_revision(status, self.spec.workload, self.now)
+        record.outcome = None
+        status.candidate_revision = reference(record)
+        status.last_failure = None
+        status.rolled_back_at = status.hybrid_retired_at = None
+        self._event(EventType.NORMAL, "RevisionStarted",
+                    f"revision {record.label} walks beside stable revision {stable.label}")
+        self._transition(Phase.CANARY, None, f"new revision {record.label}")
+        return True
+
+    def _set_outcome(self, ref: RevisionRef, outcome: RevisionOutcome | None) -> None:
+        record = find_record(self.status, ref.number)
+        if record is None:
+            return
+        record.outcome = outcome
+        if outcome is RevisionOutcome.ROLLED_BACK:
+            record.failure = self.status.last_failure
+        if outcome is RevisionOutcome.STABLE:
+            record.stable_since = self.now
 
     # -- inputs ------------------------------------------------------------------------
     def _handle_intent(self) -> None:
@@ -90,7 +170,10 @@ class _Pass:
         phase = self.status.phase
         kind = intent.kind
         reason = f"manual {kind.value}" + (f": {intent.reason}" if intent.reason else "")
-        if kind is IntentKind.ABORT and phase in ABORTABLE:
+        if self._candidate is None:  # complete: stable serves, nothing walks
+            self._event(EventType.WARNING, "IntentIgnored",
+                        f"{kind.value}: no revision is walking (the stable one serves)")
+        elif kind is IntentKind.ABORT and phase in ABORTABLE:
             self._record_failure("manual", kind.value, None, "rollback", reason)
             self._start_rollback(reason)
         elif kind is IntentKind.PAUSE and phase in PROGRESSING:
@@ -109,6 +192,7 @@ class _Pass:
             self.status.last_failure = None
             self.status.hybrid_retired_at = None
             self.status.rolled_back_at = None
+            self._set_outcome(self._candidate, None)  # in flight again
             self._transition(Phase.CANARY, None, reason)
         else:
             self._event(
@@ -126,7 +210,7 @@ class _Pass:
             self.status.handled_alerts = [*self.status.handled_alerts,
                                           alert.id][-HANDLED_ALERTS_LIMIT:]
             if (alert.name not in self.spec.analysis.alert_names
-                    or self.status.phase not in ABORTABLE):
+                    or self.status.phase not in ABORTABLE or self._candidate is None):
                 continue
             action = self.spec.analysis.alert_action
             message = f"alert {alert.name} firing" + (
@@ -202,7 +286,7 @@ class _Pass:
         side = found.down
         message = (f"{found.uncovered} buckets had no forwarder for {deadline}: no Ready "
                    f"{side} pod applied the routing")
-        if side is Role.HYBRID and self.status.phase in ABORTABLE:
+        if side is Role.HYBRID and self.status.phase in ABORTABLE and self._candidate:
             self._apply_breach(Breach("uncovered-buckets", BreachAction.ROLLBACK,
                                       str(found.uncovered), message), source="coverage")
         elif side is Role.LEGACY and found.hybrid_serving and not state.hybrid_covers_legacy:
@@ -216,9 +300,11 @@ class _Pass:
     # -- progression -------------------------------------------------------------------
     def _progress(self) -> None:
         phase = self.status.phase
-        rolling_back = phase in (Phase.ROLLING_BACK, Phase.ROLLED_BACK)
+        walking = self._candidate is not None
+        rolling_back = phase in (Phase.ROLLING_BACK, Phase.ROLLED_BACK) or not walking
         target_phase = steps.effective_phase(self.status)
-        target = steps.build_target(self.spec, target_phase, self.status.step_index)
+        target = (steps.build_target(self.spec, target_phase, self.status.step_index)
+                  if walking else steps.ROLLBACK_TARGET)
         if self.status.coverage.hybrid_covers_legacy:
             target = cover_for_legacy(target)
         current = self._current_routing()
@@ -237,7 +323,9 @@ class _Pass:
             self.status.message = f"waiting for {waiting}"
             self._check_progress_deadline(waiting)
             return
-        if phase is Phase.ROLLING_BACK:
+        if not walking:
+            self._describe_complete()
+        elif phase is Phase.ROLLING_BACK:
             self.status.rolled_back_at = self.now
             self.status.rollbacks += 1
             self._transition(Phase.ROLLED_BACK, None, "legacy forwards every symbol again")
@@ -259,9 +347,6 @@ class _Pass:
         duration = steps.step_duration(self.spec, status.phase, status.step_index)
         elapsed = self.now - status.step_started_at
         label = steps.build_step_label(self.spec, status)
-        if status.phase is Phase.PRODUCTION and status.legacy_retired_at is not None:
-            status.message = "rollout complete: hybrid forwards every symbol, legacy retired"
-            return
         if not status.promote_requested:
             if duration is None:
                 status.message = f"{label}: waiting for promote (kubectl hsr promote)"
@@ -280,7 +365,7 @@ class _Pass:
                 status.message = f"{label}: {gate}{note}"
                 return
         if status.phase is Phase.PRODUCTION:
-            self._retire_legacy()
+            self._complete_walk()
             return
         phase, index = steps.next_step(self.spec, status.phase, status.step_index)
         self._transition(phase, index, f"{label} passed")
@@ -301,17 +386,44 @@ class _Pass:
             Breach("progress-deadline", BreachAction.ROLLBACK, None, message), source="deadline"
         )
 
-    def _retire_legacy(self) -> None:
+    def _complete_walk(self) -> None:
+        """The candidate becomes stable and the old stable's pods go. One document moves
+        the candidate's pods from the hybrid side ``[0, 100)`` to the stable side
+        ``[0, 100)``: each pod's range is the same before and after, so no bucket is ever
+        without them; the old stable forwarded nothing already (``l = 100``)."""
         # Never scale the only healthy copy to zero (Flagger #1931): hybrid must be healthy.
+        status = self.status
+        old, new = status.stable_revision, self._candidate
+        assert old is not None and new is not None
         if not self.obs.hybrid.healthy:
-            self.status.message = (
-                "production: waiting for hybrid to be healthy before retiring legacy"
-            )
+            status.message = (f"production: waiting for revision {new.label} to be healthy "
+                              f"before retiring revision {old.label}")
             return
-        self.status.legacy_retired_at = self.now
-        self.status.promote_requested = False
-        self._event(EventType.NORMAL, "LegacyRetired", "legacy scaled to zero; rollout complete")
-        self.status.message = "rollout complete: hybrid forwards every symbol, legacy retired"
+        self._set_outcome(old, RevisionOutcome.REPLACED)
+        self._set_outcome(new, RevisionOutcome.STABLE)
+        status.stable_revision, status.candidate_revision = new, None
+        status.promote_requested = False
+        if old.number == LEGACY_REVISION:
+            status.legacy_retired_at = self.now
+            self._event(EventType.NORMAL, "LegacyRetired",
+                        "legacy scaled to zero; rollout complete")
+        else:
+            self._event(EventType.NORMAL, "RevisionReplaced",
+                        f"revision {new.label} is stable; revision {old.label} scaled to zero")
+        generation = status.routing.generation
+        self._publish(RoutingDocument(generation=generation + 1, hybridMode=Mode.CANARY,
+                                      hybridHigh=0, legacyLow=0))
+        self._describe_complete()
+
+    def _describe_complete(self) -> None:
+        stable = self.status.stable_revision
+        assert stable is not None
+        if self.status.phase is Phase.ROLLED_BACK:
+            self.status.message = (f"rolled back; the spec is stable revision {stable.label}: "
+                                   "nothing to roll out")
+            return
+        self.status.message = (f"rollout complete: revision {stable.label} is stable and "
+                               "forwards every symbol")
 
     def _retire_hybrid_after_delay(self) -> None:
         status = self.status
@@ -339,24 +451,39 @@ class _Pass:
         if published is not None and published.generation >= r.generation:
             return published
         return RoutingDocument(generation=r.generation, hybridMode=r.hybrid_mode,
-                               hybridHigh=r.hybrid_high, legacyLow=r.legacy_low)
+                               hybridHigh=r.hybrid_high, legacyLow=r.legacy_low,
+                               stableRevision=r.stable_revision,
+                               candidateRevision=r.candidate_revision)
 
     def _current_routing(self) -> RoutingDocument:
-        """The document in force; the mirror is republished first when the ConfigMap lags."""
+        """The document in force; the mirror is republished first when the ConfigMap lags,
+        and the document is republished when it names other revisions than status (a new
+        candidate: the retired one's pods then forward nothing)."""
         current = self._in_force()
-        if current is self.obs.published:
+        named = (current.stable_revision, current.candidate_revision)
+        if current is self.obs.published and named == self._sides():
             return current
         republish = current.model_copy(update={"generation": current.generation + 1})
         self._publish(republish)
         return republish
 
+    def _sides(self) -> tuple[int | None, int | None]:
+        """(stable, candidate) revision numbers the routing must name."""
+        stable, candidate = self.status.stable_revision, self._candidate
+        return (stable.number if stable else None, candidate.number if candidate else None)
+
     def _publish(self, document: RoutingDocument) -> None:
+        stable, candidate = self._sides()
+        document = document.model_copy(update={"stable_revision": stable,
+                                               "candidate_revision": candidate})
         self.actions.append(PublishRouting(document))
         self.status.routing = RoutingStatus(
             generation=document.generation,
             hybrid_mode=document.hybrid_mode,
             hybrid_high=document.hybrid_high,
             legacy_low=document.legacy_low,
+            stable_revision=stable,
+            candidate_revision=candidate,
             published_at=self.now,
         )
         self.status.message = (
@@ -388,9 +515,12 @@ class _Pass:
         self._transition(Phase.PAUSED, index, f"paused: {reason}")
         self.status.paused_from = paused_from
 
-    def _start_rollback(self, reason: str) -> None:
-        # Legacy comes back first if it was retired; hybrid keeps forwarding meanwhile.
-        self.status.legacy_retired_at = None
+    def _start_rollback(self, reason: str,
+                        outcome: RevisionOutcome = RevisionOutcome.ROLLED_BACK) -> None:
+        """Every bucket back to stable (the candidate keeps forwarding until stable acks);
+        the candidate's record keeps why."""
+        if self._candidate is not None:
+            self._set_outcome(self._candidate, outcome)
         self._transition(Phase.ROLLING_BACK, None, f"rolling back: {reason}")
 
     def _record_failure(
@@ -409,11 +539,13 @@ class _Pass:
     def _bookkeep(self) -> None:
         status = self.status
         status.step_label = steps.build_step_label(self.spec, status)
-        r = status.routing
-        status.hybrid_percent = r.hybrid_high if r.hybrid_mode in FORWARDING_MODES else 0
-        status.replicas.legacy = (
-            0 if status.legacy_retired_at else self.spec.workload.replicas.legacy
-        )
-        status.replicas.hybrid = (
-            0 if status.hybrid_retired_at else self.spec.workload.replicas.hybrid
-        )
+        r, stable, replicas = status.routing, status.stable_revision, self.spec.workload.replicas
+        assert stable is not None
+        if self._candidate is not None:
+            status.hybrid_percent = r.hybrid_high if r.hybrid_mode in FORWARDING_MODES else 0
+        else:  # complete: the stable revision forwards everything
+            status.hybrid_percent = 0 if stable.number == LEGACY_REVISION else 100
+        status.replicas.stable = (replicas.legacy if stable.number == LEGACY_REVISION
+                                  else replicas.hybrid)
+        status.replicas.candidate = (0 if self._candidate is None or status.hybrid_retired_at
+                                     else replicas.hybrid)

@@ -14,7 +14,8 @@ from hybridstream_operator.models.phases import PROGRESSING, Phase
 from hybridstream_operator.models.spec import CutoverStep, Metric, RolloutSpec
 from hybridstream_operator.models.status import RolloutStatus
 
-#: Where rollbacks lead: legacy forwards everything, hybrid back to monitor-only.
+#: Where rollbacks lead, and where a complete rollout rests: stable forwards everything,
+#: the candidate (if any) back to monitor-only.
 ROLLBACK_TARGET = RoutingTarget(Mode.CANARY, 0, 0)
 
 
@@ -99,9 +100,11 @@ def build_step_label(spec: RolloutSpec, status: RolloutStatus) -> str:
 
 def measured_metrics(spec: RolloutSpec, status: RolloutStatus) -> list[Metric]:
     """The metrics measured now: those of the progressing phase, or of the phase a paused
-    rollout left (its guards only); none while rolling back or rolled back."""
+    rollout left (its guards only); none while rolling back or rolled back, nor once the
+    walk completed (no candidate: nothing to judge or roll back)."""
     phase = effective_phase(status)
-    if phase not in PROGRESSING:
+    complete = status.stable_revision is not None and status.candidate_revision is None
+    if phase not in PROGRESSING or complete:
         return []
     return applicable(spec.analysis.metrics, phase, paused=status.phase is Phase.PAUSED)
 

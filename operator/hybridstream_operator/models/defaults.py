@@ -8,8 +8,9 @@ stream's metrics (docs/CONTRACTS.md), enforced by themselves with no tuning.
   on a five-minute rate.
 
 Every query is scoped and windowed when it runs (``logic/queries.py``): ``$selector`` is this
-rollout's pods (the ``hybridstream_namespace``/``hybridstream_rollout`` labels every stream
-pod exports, plus ``spec.analysis.selector``), ``$window`` the current step's age (at least
+rollout's candidate pods (the ``hybridstream_namespace``/``hybridstream_rollout``/
+``hybridstream_revision`` labels every stream pod exports, plus ``spec.analysis.selector``),
+``$stable_selector`` the stable revision's pods, ``$window`` the current step's age (at least
 ``MIN_WINDOW``, at most the metric's ``window``), so neither another team's stream nor the
 previous step or a failed attempt counts; ``$age`` (the step's age in seconds) clamps
 durations such as "disconnected for" so that they count from the step's start too.
@@ -68,8 +69,10 @@ _AGREEMENT = (
 )
 _EVENTS_PER_MINUTE = f"sum(rate(hybridstream_events_total{{{_HYBRID}}}[$window])) * 60"
 # Hybrid's mean latency over legacy's mean staleness: a price change waits half a poll
-# interval for the REST poller on average.
-_FASTER = f"({_LATENCY}) / (min(hybridstream_poll_interval_seconds{{$selector}} > 0) / 2)"
+# interval for the REST poller on average. The stable revision's pods poll only in the
+# first walk (revision 0); beside a hybrid stable revision the gate has no data: n.a.
+_STABLE_POLL = "min(hybridstream_poll_interval_seconds{$stable_selector} > 0)"
+_FASTER = f"({_LATENCY}) / ({_STABLE_POLL} / 2)"
 _COUNT = "sum(increase({series}{{$selector}}[$window]) and {pods})"
 _RECONNECTS = _COUNT.format(series="hybridstream_ws_reconnects_total", pods=HYBRID_POD)
 _SUBSCRIPTION_FAILURES = _COUNT.format(series="hybridstream_subscription_failures_total",
@@ -130,7 +133,8 @@ DEFAULT_METRICS: list[dict[str, Any]] = [
           "result >= 60", _CANARY),
     _gate("canary-last-update-age", _while_positions(_EVENT_AGE_AT_SCRAPE, "Inf"),
           "result < 10", _CANARY),
-    _gate("hybrid-faster-than-legacy", _while_positions(_FASTER, "1"), "result < 1",
+    _gate("hybrid-faster-than-legacy",
+          f"{_while_positions(_FASTER, '1')} and on() ({_STABLE_POLL})", "result < 1",
           [*_CANARY, *_PARALLEL]),
     _gate("price-agreement", _while_positions(_AGREEMENT, "0"), "result >= 0.999", _PARALLEL,
           window="10m"),

@@ -4,6 +4,7 @@ document, Prometheus samples, a pending manual intent and the firing alerts."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -76,6 +77,9 @@ class AlertSignal:
 
 @dataclass(frozen=True)
 class Observations:
+    """``legacy``/``hybrid`` are the routing's two sides: the stable revision's Deployment
+    and acks, and the candidate's (empty when none walks)."""
+
     legacy: DeploymentState = field(default_factory=DeploymentState)
     hybrid: DeploymentState = field(default_factory=DeploymentState)
     legacy_acks: Acks = field(default_factory=Acks)
@@ -84,3 +88,5 @@ class Observations:
     samples: tuple[Sample, ...] | None = None  # None: analysis not due in this pass
     intent: Intent | None = None
     alerts: tuple[AlertSignal, ...] = ()  # recorded firing alerts, handled or not
+    #: every Deployment of the rollout: name -> (revision label, desired replicas)
+    deployments: Mapping[str, tuple[int | None, int]] = field(default_factory=dict)

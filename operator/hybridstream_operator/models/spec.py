@@ -48,6 +48,7 @@ ROLLOUT_NAME_MAX = 50
 #: override it (logic/builders.py sets exactly these; a unit test keeps them in step).
 RESERVED_ENV = ("HYBRID_MODE", "BYBIT_API_KEY", "BYBIT_API_SECRET", "BYBIT_NETWORK",
                 "HYBRID_SINK", "HYBRID_SINK_URL", "HYBRID_ROUTING_CONFIGMAP", "HYBRID_ROLLOUT",
+                "HYBRID_REVISION",
                 "POD_NAME", "POD_NAMESPACE", "HYBRID_HTTP_PORT", "HYBRID_STATUS_TOKEN",
                 "HYBRID_SPILL_DIR", "HYBRID_SPILL_MAX_BYTES", "HYBRID_DRAIN_TIMEOUT")
 #: A Kubernetes resource quantity (``50m``, ``64Mi``, ``1.5``).
@@ -79,6 +80,7 @@ class SinkType(StrEnum):
     JSONL = "jsonl"
     WEBHOOK = "webhook"
     REDIS = "redis"
+    POSTGRES = "postgres"
 
 
 class NoDataPolicy(StrEnum):
@@ -132,12 +134,14 @@ class Sink(CamelModel):
                      "(has(self.url) && size(self.url) > 0)",
              "message": "sink.url or sink.urlSecret is required for webhook and redis sinks"},
             {"rule": "!(has(self.url) && has(self.urlSecret))",
-             "message": "sink.url and sink.urlSecret are exclusive"}]}}
+             "message": "sink.url and sink.urlSecret are exclusive"},
+            {"rule": "!has(self.type) || self.type != 'postgres' || has(self.urlSecret)",
+             "message": "the postgres sink takes its URL from sink.urlSecret only"}]}}
 
     type: SinkType = SinkType.JSONL
     url: Annotated[str, Field(max_length=2048)] | None = Field(
         default=None, description="webhook or redis URL (visible in the spec: use urlSecret "
-        "when it carries a password)")
+        "when it carries a password; postgres takes urlSecret only)")
     url_secret: SecretKeyRef | None = Field(
         default=None, description="the URL from a Secret key, passed to the pods by reference")
 
@@ -149,6 +153,9 @@ class Sink(CamelModel):
                              "sinks")
         if self.url and self.url_secret:
             raise ValueError("sink.url and sink.urlSecret are exclusive")
+        if self.type is SinkType.POSTGRES and not self.url_secret:
+            # a database URL carries a password: never in the CR, only by reference
+            raise ValueError("the postgres sink takes its URL from sink.urlSecret only")
         return self
 
 

@@ -14,8 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from hybridstream_operator.models.phases import Phase
+from hybridstream_operator.models.spec import Workload
 
 HISTORY_LIMIT = 30
+#: Revisions remembered (``kubectl hsr history``, ``undo --to-revision``); the stable and
+#: the candidate are always kept.
+REVISION_HISTORY_LIMIT = 10
 #: Alert ids remembered as handled (their annotations are removed once acted on).
 HANDLED_ALERTS_LIMIT = 50
 
@@ -63,6 +67,8 @@ class RoutingStatus(StatusModel):
     hybrid_mode: Mode = Mode.CANARY
     hybrid_high: int = 0
     legacy_low: int = 0
+    stable_revision: int | None = None
+    candidate_revision: int | None = None
     published_at: datetime | None = None
 
 
@@ -89,10 +95,38 @@ class CoverageStatus(StatusModel):
 
 
 class ReplicaStatus(StatusModel):
-    """Replica counts the operator wants; the Deployments are patched to match."""
+    """Replica counts the operator wants per side; the Deployments are patched to match
+    (every other revision's Deployment goes to zero)."""
 
-    legacy: int = 0
-    hybrid: int = 0
+    stable: int = 0
+    candidate: int = 0
+
+
+class RevisionOutcome(StrEnum):
+    STABLE = "stable"  # serves every symbol now
+    REPLACED = "replaced"  # was stable; a later revision took over and its pods are gone
+    ROLLED_BACK = "rolledBack"  # failed as the candidate (``failure`` says why)
+    SUPERSEDED = "superseded"  # a newer spec arrived during its walk
+
+
+class RevisionRef(StatusModel):
+    """One revision: ``number`` 0 is the legacy REST poller, 1.. the hybrid revisions."""
+
+    number: int
+    hash: str = Field(description="of the pod inputs the user controls (spec.workload, "
+                      "replicas excluded)")
+    image: str
+    label: str = Field(description="number and image tag, e.g. '2 (v1.4.0)'")
+
+
+class RevisionRecord(RevisionRef):
+    """A revision as recorded: what its pods run, and how its walk ended."""
+
+    workload: Workload
+    created_at: datetime
+    stable_since: datetime | None = None
+    outcome: RevisionOutcome | None = None
+    failure: FailureRecord | None = None
 
 
 class Condition(StatusModel):
@@ -127,6 +161,13 @@ class RolloutStatus(StatusModel):
     paused_from: Phase | None = None
     promote_requested: bool = False
     routing: RoutingStatus = Field(default_factory=RoutingStatus)
+    stable_revision: RevisionRef | None = Field(
+        default=None, description="what serves the symbols (revision 0: the legacy poller)")
+    candidate_revision: RevisionRef | None = Field(
+        default=None, description="the revision walking (or rolled back, until retried or "
+        "replaced); none once it became stable")
+    revisions: list[RevisionRecord] = Field(default_factory=list,
+                                            max_length=REVISION_HISTORY_LIMIT)
     replicas: ReplicaStatus = Field(default_factory=ReplicaStatus)
     analysis: AnalysisStatus = Field(default_factory=AnalysisStatus)
     coverage: CoverageStatus = Field(default_factory=CoverageStatus)

@@ -95,19 +95,34 @@ def assess_divergence(ws_price: str, rest_price: str) -> tuple[float, Agreement]
     return float(ratio), verdict
 
 
-def decide_forward(doc: RoutingDocument, role: Role, symbol: str) -> bool:
-    """Whether this process forwards an event for ``symbol`` (wallet: symbol "")."""
+def decide_forward(doc: RoutingDocument, role: Role | None, symbol: str) -> bool:
+    """Whether a process on side ``role`` (None: on neither) forwards an event for
+    ``symbol`` (wallet: symbol "")."""
+    if role is None:
+        return False
     if not symbol:
-        # Account-wide events belong to whoever forwards anything; legacy never has them.
-        return role is Role.HYBRID and doc.effective_hybrid_high > 0
+        # Account-wide events belong to whoever forwards anything (the REST poller never
+        # produces them); both sides mid-handover is a harmless repeat (idempotent).
+        low, high = build_forward_range(doc, role)
+        return low < high
     return doc.forwards(role, symbol)
 
 
-def build_forward_range(doc: RoutingDocument, role: Role) -> tuple[int, int]:
-    """``[low, high)`` buckets this process forwards."""
+def build_forward_range(doc: RoutingDocument, role: Role | None) -> tuple[int, int]:
+    """``[low, high)`` buckets a process on side ``role`` forwards (None: none)."""
+    if role is None:
+        return 0, 0
     if role is Role.LEGACY:
         return doc.legacy_low, 100
     return 0, doc.effective_hybrid_high
+
+
+def decide_hybrid_mode(doc: RoutingDocument, side: Role | None) -> Mode:
+    """What a hybrid process does: the candidate the document's mode, a stable hybrid
+    revision forwards its range (production), one on neither side only monitors."""
+    if side is Role.HYBRID:
+        return doc.hybrid_mode
+    return Mode.PRODUCTION if side is Role.LEGACY else Mode.CANARY
 
 
 def build_standalone_document(mode: Mode) -> RoutingDocument:

@@ -18,7 +18,12 @@ import aiohttp
 from kubernetes_asyncio import client as kube_client
 from kubernetes_asyncio import config as kube_config
 
-from hybridstream.hybrid.decisions import Backoff, build_forward_range, build_standalone_document
+from hybridstream.hybrid.decisions import (
+    Backoff,
+    build_forward_range,
+    build_standalone_document,
+    decide_hybrid_mode,
+)
 from hybridstream.routing import Mode, Role, RoutingDocument, role_of
 from hybridstream.service.hybrid_runner import HybridRunner
 from hybridstream.service.metrics import StreamMetrics, scope_labels
@@ -32,7 +37,7 @@ from hybridstream.service.routing_source import (
     watch_routing_configmap,
     watch_routing_file,
 )
-from hybridstream.service.sinks import Sink, build_sink
+from hybridstream.service.sinks import PreparedSink, Sink, build_sink
 from hybridstream.service.sockets import ClientConfig, SocketPolicy
 from hybridstream.service.spill import SpillDir
 from hybridstream.service.status_server import build_app, start_server
@@ -51,7 +56,7 @@ class StreamService:
         self.settings = settings
         self.role = role_of(settings.mode)
         self.metrics = StreamMetrics(scope_labels(settings.rollout, settings.pod_namespace,
-                                                  settings.pod_name))
+                                                  settings.pod_name, settings.revision))
         spill = None
         if settings.spill_dir is not None:
             dropped = self.metrics.events_dropped
@@ -59,6 +64,7 @@ class StreamService:
                              lambda kind, n: dropped.labels(type=kind, reason="spill_full").inc(n))
         self.pipeline = Pipeline(self.role, self.metrics, Outbox(settings.queue_size, spill),
                                  sink or build_sink(settings),
+                                 revision=settings.revision,
                                  backoff=Backoff(base=settings.sink_backoff_base,
                                                  cap=settings.sink_backoff_cap))
         self.credentials = Credentials(settings.api_key.get_secret_value(),
@@ -80,6 +86,8 @@ class StreamService:
 
     async def __aenter__(self) -> Self:
         s = self.settings
+        if isinstance(self.pipeline.sink, PreparedSink):  # before any producer: no event
+            await self.pipeline.sink.prepare()           # waits on the sink's start-up
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         rest = BybitRest(self._session, s.rest_url, self.credentials,
                          on_rate_limit=self.metrics.errors.labels(category="rate_limit").inc)
@@ -197,10 +205,12 @@ class StreamService:
     def apply_document(self, doc: RoutingDocument) -> None:
         """Apply a routing document now, then acknowledge it on our Pod (if in one)."""
         self.pipeline.apply_document(doc)
+        side = self.pipeline.side
         if self.hybrid is not None:
-            self.hybrid.set_mode(doc.hybrid_mode)
-        log.info("routing: applied generation %d (forwarding buckets %s)", doc.generation,
-                 build_forward_range(doc, self.role))
+            self.hybrid.set_mode(decide_hybrid_mode(doc, side))
+        log.info("routing: applied generation %d (side %s, forwarding buckets %s)",
+                 doc.generation, side.value if side else "none",
+                 build_forward_range(doc, side))
         s = self.settings
         if self._kube is not None and s.pod_name and s.pod_namespace:
             self._ack_task = asyncio.create_task(self._ack(doc.generation))
@@ -234,15 +244,20 @@ class StreamService:
     def status(self) -> dict[str, Any]:
         """``/api/hybrid/status``: mode, routing, queue, counters, and the book."""
         doc = self.pipeline.doc
-        low, high = build_forward_range(doc, self.role)
+        side = self.pipeline.side
+        low, high = build_forward_range(doc, side)
         mode = self.hybrid.mode if self.hybrid is not None else Mode.REST
         outbox = self.pipeline.outbox
         body: dict[str, Any] = {
             "mode": mode.value,
             "role": self.role.value,
+            "side": side.value if side else None,
+            "revision": self.settings.revision,
             "ready": self.is_ready(),
             "routing": {"generation": doc.generation, "hybridMode": doc.hybrid_mode.value,
                         "hybridHigh": doc.hybrid_high, "legacyLow": doc.legacy_low,
+                        "stableRevision": doc.stable_revision,
+                        "candidateRevision": doc.candidate_revision,
                         "forwardLow": low, "forwardHigh": high,
                         "ackedGeneration": self.acked_generation},
             "queue": {"depth": len(outbox), "capacity": outbox.capacity,
@@ -253,6 +268,7 @@ class StreamService:
                       "dropped": dict(outbox.spill.dropped) if outbox.spill else {}},
             "sink": {"kind": self.settings.sink.value, **self.pipeline.health.status()},
             "stats": dict(self.pipeline.stats),
+            "lastEventAgeSeconds": self.pipeline.metrics.last_event_ages(time.time()),
         }
         if self.hybrid is not None:
             body["hybrid"] = self.hybrid.status()

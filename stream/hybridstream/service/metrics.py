@@ -27,7 +27,14 @@ from prometheus_client import (
 from prometheus_client.core import HistogramMetricFamily, Metric
 
 from hybridstream.hybrid.events import EventType
-from hybridstream.routing import SCOPE_NAMESPACE, SCOPE_POD, SCOPE_ROLLOUT, Mode, role_of
+from hybridstream.routing import (
+    SCOPE_NAMESPACE,
+    SCOPE_POD,
+    SCOPE_REVISION,
+    SCOPE_ROLLOUT,
+    Mode,
+    role_of,
+)
 
 SOCKETS = ("private", "public")
 SOURCES = ("hybrid", "rest")
@@ -97,10 +104,11 @@ class _ScopedRegistry:
             yield family
 
 
-def scope_labels(rollout: str | None, namespace: str | None,
-                 pod: str | None) -> dict[str, str]:
+def scope_labels(rollout: str | None, namespace: str | None, pod: str | None,
+                 revision: int | None = None) -> dict[str, str]:
     """The scope labels of a pod (those known; none outside Kubernetes)."""
-    found = {SCOPE_ROLLOUT: rollout, SCOPE_NAMESPACE: namespace, SCOPE_POD: pod}
+    found = {SCOPE_ROLLOUT: rollout, SCOPE_NAMESPACE: namespace, SCOPE_POD: pod,
+             SCOPE_REVISION: None if revision is None else str(revision)}
     return {k: v for k, v in found.items() if v}
 
 
@@ -113,7 +121,8 @@ class StreamMetrics:
         #: what ``/metrics`` serves: the registry, with the scope labels on every sample
         self.exported = _ScopedRegistry(r, scope) if scope else r
         self._received: dict[tuple[str, str], int] = {}
-        self._last_received: dict[str, float] = {}
+        #: unix time of the last exchange message per source: pending, and as last flushed
+        self._last_received, self.last_event_at = dict[str, float](), dict[str, float]()
         self._before_flush: list[Callable[[], None]] = []
         r.register(_FlushBeforeCollect(self.flush_received))
         ProcessCollector(registry=r)
@@ -240,6 +249,13 @@ class StreamMetrics:
             self.events.labels(type=kind, source=source).inc(count)
         for source, now in last.items():
             self.last_event_timestamp.labels(source=source).set(now)
+        self.last_event_at.update(last)
+
+    def last_event_ages(self, now: float) -> dict[str, float]:
+        """Seconds since the last exchange message per source (``/api/hybrid/status``;
+        the dashboard shows it): flushes first, so batched readers are counted."""
+        self.flush_received()
+        return {source: round(max(0.0, now - at), 3) for source, at in self.last_event_at.items()}
 
     def _down_for(self, socket: str) -> Callable[[], float]:
         def seconds() -> float:

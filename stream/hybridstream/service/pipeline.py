@@ -45,11 +45,12 @@ class SinkHealth:
 class Pipeline:
     """Counts what was received, filters what is forwarded, and drains to the sink."""
 
-    role: Role
+    role: Role  # of the process's mode; ``side`` is where the document puts it
     metrics: StreamMetrics
     outbox: Outbox
     sink: Sink
     doc: RoutingDocument = INITIAL
+    revision: int | None = None
     backoff: Backoff = field(default_factory=lambda: Backoff(base=0.2, cap=5.0))
     #: set at shutdown (monotonic): past it, a failing delivery is not retried any more
     deadline: float | None = None
@@ -57,10 +58,12 @@ class Pipeline:
     stats: dict[str, int] = field(default_factory=lambda: {"produced": 0, "forwarded": 0,
                                                            "filtered": 0, "sink_failures": 0,
                                                            "rejected": 0})
+    side: Role | None = field(init=False)
     _forward_doc: RoutingDocument | None = field(default=None, repr=False)
     _forward_by_symbol: dict[str, bool] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        self.side = self.doc.side_of(self.role, self.revision)
         outbox, metrics = self.outbox, self.metrics
         metrics.events_buffered.labels(where="memory").set_function(lambda: outbox.in_memory)
         metrics.events_buffered.labels(where="disk").set_function(lambda: outbox.spilled)
@@ -77,7 +80,7 @@ class Pipeline:
             self._forward_doc, self._forward_by_symbol = self.doc, {}
         verdict = self._forward_by_symbol.get(symbol)
         if verdict is None:
-            verdict = self._forward_by_symbol[symbol] = decide_forward(self.doc, self.role,
+            verdict = self._forward_by_symbol[symbol] = decide_forward(self.doc, self.side,
                                                                        symbol)
         return verdict
 
@@ -99,7 +102,8 @@ class Pipeline:
     def apply_document(self, doc: RoutingDocument) -> None:
         """Switch forwarding to ``doc`` and publish it in metrics."""
         self.doc = doc
-        low, high = build_forward_range(doc, self.role)
+        self.side = doc.side_of(self.role, self.revision)
+        low, high = build_forward_range(doc, self.side)
         self.metrics.routing_generation.set(doc.generation)
         self.metrics.routing_range.labels(bound="low").set(low)
         self.metrics.routing_range.labels(bound="high").set(high)

@@ -1,20 +1,28 @@
-"""Where forwarded events go: JSON lines on stdout (default), an HTTP webhook, or a Redis
-Stream. A sink makes one attempt per ``send`` and raises :class:`SinkError` if the batch was
-not delivered (:class:`SinkRejected` if the receiver refused its content); the pipeline
-retries, so that retrying and its bounds live in one place (docs/delivery.md).
+"""Where forwarded events go: JSON lines on stdout (default), an HTTP webhook, a Redis
+Stream, or the PostgreSQL history (docs/history.md). A sink makes one attempt per ``send``
+and raises :class:`SinkError` if the batch was not delivered (:class:`SinkRejected` if the
+receiver refused its content); the pipeline retries, so that retrying and its bounds live
+in one place (docs/delivery.md).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, runtime_checkable
 
 import aiohttp
+import asyncpg
 import redis.asyncio as redis_asyncio
 
+from hybridstream.history.connect import connect, describe
+from hybridstream.history.rows import MalformedEvent, build_rows
+from hybridstream.history.store import write_rows
 from hybridstream.hybrid.delivery import Verdict, classify_http_status
 from hybridstream.settings import SinkKind, StreamSettings
+
+log = logging.getLogger(__name__)
 
 
 class SinkError(RuntimeError):
@@ -30,6 +38,15 @@ class Sink(Protocol):
     async def send(self, batch: list[dict[str, Any]]) -> None: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class PreparedSink(Protocol):
+    """A sink with work to do once at start (a schema to migrate): the service calls
+    ``prepare`` before it produces events; a failure there is logged, not fatal (the
+    sink may be down at start: the first ``send`` tries again)."""
+
+    async def prepare(self) -> None: ...
 
 
 class JsonLinesSink:
@@ -102,12 +119,72 @@ class RedisStreamSink:
         await self._client.aclose()
 
 
+class PostgresSink:
+    """One transaction per batch into the history tables, keyed by exchange ids so that a
+    batch sent again (a retry after a lost commit answer, the spill replayed after a
+    restart, another replica, REST recovery) adds no row. The schema is migrated on every
+    (re)connection, before the first write."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._conn: asyncpg.Connection | None = None
+
+    async def prepare(self) -> None:
+        """Connect and migrate at start, so that the schema is there before any event."""
+        try:
+            self._conn = await connect(self._url)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            log.warning("postgres sink: not reachable at start (%s); the first batch "
+                        "retries", describe(exc))
+
+    async def send(self, batch: list[dict[str, Any]]) -> None:
+        try:
+            rows = build_rows(batch)
+        except MalformedEvent as exc:
+            raise SinkRejected(f"postgres rejected the batch: {exc}") from None
+        try:
+            if self._conn is None or self._conn.is_closed():
+                self._conn = await connect(self._url)
+            await write_rows(self._conn, rows)
+        except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError,
+                ValueError) as exc:
+            # SQLSTATE classes 22/23, or a value the driver cannot encode (a ValueError):
+            # this content, not the database
+            if self._conn is not None and not self._conn.is_closed():
+                raise SinkRejected(f"postgres rejected the batch: {describe(exc)}") from None
+            raise SinkError(f"postgres unavailable: {describe(exc)}") from None
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            await self._drop_connection()
+            raise SinkError(f"postgres unavailable: {describe(exc)}") from None
+
+    async def _drop_connection(self) -> None:
+        """Forget a connection whose state is unknown (the next attempt opens a fresh one)."""
+        if self._conn is not None:
+            self._conn.terminate()
+            self._conn = None
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        if conn.is_in_transaction():  # an attempt cancelled at shutdown: abandon it
+            conn.terminate()
+            return
+        try:
+            await conn.close(timeout=5)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
+            conn.terminate()
+
+
 def build_sink(settings: StreamSettings) -> Sink:
-    """The sink ``HYBRID_SINK`` names (``HYBRID_SINK_URL`` for webhook and redis)."""
+    """The sink ``HYBRID_SINK`` names (``HYBRID_SINK_URL`` for webhook, redis, postgres)."""
     if settings.sink is SinkKind.JSONL:
         return JsonLinesSink()
     if not settings.sink_url:
         raise ValueError(f"HYBRID_SINK={settings.sink.value} needs HYBRID_SINK_URL")
+    url = settings.sink_url.get_secret_value()
     if settings.sink is SinkKind.WEBHOOK:
-        return WebhookSink(settings.sink_url)
-    return RedisStreamSink(settings.sink_url, settings.redis_stream)
+        return WebhookSink(url)
+    if settings.sink is SinkKind.POSTGRES:
+        return PostgresSink(url)
+    return RedisStreamSink(url, settings.redis_stream)

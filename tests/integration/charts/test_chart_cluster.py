@@ -191,7 +191,7 @@ def test_install_rbac_upgrade_uninstall(helm_on_cluster: HelmOnCluster, namespac
             assert can_i(crds, sa, verb, resource, served), (verb, resource, served)
         assert can_i(crds, sa, "get", "secrets/prom-creds", served)  # rbac.prometheusSecretNames
         for verb, resource in (("get", "secrets"), ("get", "secrets/bybit-creds"),
-                               ("list", "secrets"), ("delete", "deployments.apps"),
+                               ("list", "secrets"), ("delete", "services"),
                                ("create", "pods"), ("patch", "pods"), ("get", "pods"),
                                ("escalate", "roles.rbac.authorization.k8s.io")):
             assert not can_i(crds, sa, verb, resource, served), (verb, resource, served)

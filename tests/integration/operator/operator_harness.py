@@ -9,16 +9,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from hybridstream.routing import ACK_ANNOTATION, CONFIGMAP_KEY, RoutingDocument
+from hybridstream_operator.logic.builders import REVISION_LABEL
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
@@ -114,7 +116,8 @@ class MetricsSource:
 @dataclass
 class Acker:
     """Plays the stream pods: reads the routing ConfigMap, "applies" it on every Ready pod
-    of the roles not frozen, and records each distinct document it saw."""
+    of the roles (``legacy``/``hybrid``) and revisions (``r2``) not frozen, and records each
+    distinct document it saw."""
 
     core: client.CoreV1Api
     namespace: str
@@ -136,8 +139,9 @@ class Acker:
         pods = await self.core.list_namespaced_pod(
             self.namespace, label_selector=f"hybridstream.io/rollout={self.rollout}")
         for pod in pods.items:
-            role = (pod.metadata.labels or {}).get("hybridstream.io/role")
-            if role in self.frozen or pod.metadata.deletion_timestamp:
+            labels = pod.metadata.labels or {}
+            role, revision = labels.get("hybridstream.io/role"), labels.get(REVISION_LABEL)
+            if {role, f"r{revision}"} & self.frozen or pod.metadata.deletion_timestamp:
                 continue
             if (pod.metadata.annotations or {}).get(ACK_ANNOTATION) == str(doc.generation):
                 continue
@@ -216,6 +220,21 @@ async def start_plugin(env: Any, *args: str) -> asyncio.subprocess.Process:
         sys.executable, "-m", "hybridstream_operator.plugin", "-n", env.namespace, *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env={**os.environ, **env.cluster.env})
+
+
+@contextlib.asynccontextmanager
+async def dashboard(env, *args: str) -> AsyncIterator[str]:
+    """``kubectl hsr dashboard --port 0`` running; yields its URL (from its first line)."""
+    proc = await start_plugin(env, "dashboard", "--port", "0", *args)
+    assert proc.stdout is not None
+    try:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+        found = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert found, (line, (await proc.stderr.read()).decode() if proc.stderr else "")
+        yield found.group(0)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.wait(), 30)
 
 
 async def run_plugin(env: Any, *args: str, expect_rc: int = 0) -> str:

@@ -18,6 +18,7 @@ import asyncio
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp
 import pytest
@@ -42,8 +43,12 @@ NS, NAME = "trading", "pos"
 class StreamEndpoint:
     """One stream pod's real metrics (with its scope labels) on a free loopback port."""
 
-    def __init__(self, mode: Mode, rollout: str = NAME, namespace: str = NS) -> None:
-        self.metrics = StreamMetrics(scope_labels(rollout, namespace, f"{rollout}-{mode}"))
+    def __init__(self, mode: Mode, rollout: str = NAME, namespace: str = NS,
+                 revision: int | None = None) -> None:
+        if revision is None:
+            revision = 0 if mode is Mode.REST else 1  # the first walk's revisions
+        self.metrics = StreamMetrics(scope_labels(rollout, namespace,
+                                                  f"{rollout}-{mode}-{revision}", revision))
         self.metrics.set_mode(mode)
         self.metrics.positions_open.set(0)
         self.port = free_port()
@@ -118,14 +123,16 @@ def streams_prometheus(prometheus_factory, legacy, hybrid, strangers):
     return prometheus_factory(scrape_config(targets, "1s"))
 
 
-async def verdicts(prometheus_url: str, phase: Phase = Phase.CUTOVER,
-                   start: datetime | None = None, namespace: str = NS,
-                   name: str = NAME) -> dict[str, tuple[Verdict, float | None]]:
-    """Every default metric's verdict (and value) for one pass of ``namespace/name``."""
+async def verdicts(prometheus_url: str, phase: Phase = Phase.CUTOVER, *,
+                   start: datetime | None = None, namespace: str = NS, name: str = NAME,
+                   revisions: tuple[int, int] = (0, 1)) -> dict[str, tuple[Verdict,
+                                                                         float | None]]:
+    """Every default metric's verdict (and value) for one pass of ``namespace/name`` whose
+    ``(stable, candidate)`` revisions are ``revisions`` (the first walk by default)."""
     analysis = Analysis.model_validate({"prometheus": {"address": prometheus_url}})
     metrics = applicable(analysis.metrics, phase)
     queries = build_queries(analysis, metrics, namespace, name, start=start,
-                            now=datetime.now(UTC))
+                            now=datetime.now(UTC), revisions=revisions)
     async with aiohttp.ClientSession() as http:
         samples = await fetch_samples(http, prometheus_url, queries, 10, headers={})
     by_name = {m.name: m for m in metrics}
@@ -286,3 +293,37 @@ async def test_last_update_age_is_taken_at_scrape_time(prometheus_factory, hybri
         await asyncio.sleep(0.5)
     assert max(naive) > 10, naive  # the check this guards against would have failed
     assert all(verdict is Verdict.PASS and value < 2 for verdict, value in gate), gate
+
+
+@pytest.fixture
+def second_walk(prometheus_factory) -> Iterator[tuple[StreamEndpoint, StreamEndpoint, Any]]:
+    """Revision 1 stable (hybrid, sick: sockets down, processing errors) beside a healthy
+    candidate revision 2 streaming; no REST poller any more."""
+    stable = StreamEndpoint(Mode.PRODUCTION, revision=1)
+    candidate = StreamEndpoint(Mode.CANARY, revision=2)
+    stable.sockets_down_since_long_ago()
+    stable.metrics.positions_open.set(2)
+    candidate.sockets_up()
+    candidate.metrics.positions_open.set(2)
+    candidate.metrics.subscriptions_active.set(2)
+    candidate.streaming(per_scrape=100, latency=0.05)
+    prom = prometheus_factory(scrape_config([stable.target, candidate.target], "1s"))
+    yield stable, candidate, prom
+    for pod in (stable, candidate):
+        pod.server.shutdown()
+
+
+async def test_a_later_walk_judges_the_candidate_not_the_stable_revision(second_walk):
+    stable, _, prom = second_walk
+    await all_scraped(prom, 2)
+    stable.metrics.errors.labels(category="processing").inc(3)
+    # the same queries scoped to revision 1 as the candidate do see its sickness
+    sick = await wait_for_verdict(prom.url, "processing-errors", Verdict.FAIL,
+                                  phase=Phase.CANARY, revisions=(0, 1))
+    assert sick["disconnected-critical"][0] is Verdict.FAIL
+    found = await wait_for_verdict(prom.url, "canary-events-per-minute", Verdict.PASS,
+                                   phase=Phase.CANARY, revisions=(1, 2))
+    assert found["disconnected-critical"] == (Verdict.PASS, 0.0)
+    assert found["processing-errors"][0] is Verdict.PASS
+    # no poller beside a hybrid stable revision: "faster than legacy" does not apply
+    assert found["hybrid-faster-than-legacy"] == (Verdict.NOT_APPLICABLE, None)

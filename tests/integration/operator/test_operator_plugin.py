@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 
-from operator_harness import SLOW, rollout_manifest, run_plugin, start_plugin
+from operator_harness import SLOW, rollout_manifest, run_plugin, start_plugin, wait_until
 
 
 async def test_every_intent_through_the_plugin(env, prometheus):
@@ -27,9 +27,6 @@ async def test_every_intent_through_the_plugin(env, prometheus):
 
         await run_plugin(env, "promote", "cli")
         await env.wait_phase("cli", "Parallel")
-        await run_plugin(env, "promote", "cli", "--full")
-        st = await env.wait_phase("cli", "Production")
-        assert st["hybridPercent"] == 100
 
         await run_plugin(env, "abort", "cli", "--reason", "bad fills")
         st = await env.wait_phase("cli", "RolledBack", started=False)
@@ -42,12 +39,29 @@ async def test_every_intent_through_the_plugin(env, prometheus):
         st = await env.wait_phase("cli", "Canary")
         assert st.get("lastFailure") is None
 
+        # promote --full skips every step and the bake: the walk completes
+        await run_plugin(env, "promote", "cli", "--full")
+
+        async def complete():
+            st = await env.status("cli")
+            return st if (st.get("stableRevision") or {}).get("number") == 1 else None
+        st = await wait_until(complete, what="revision 1 stable")
+        assert st["phase"] == "Production" and st["hybridPercent"] == 100
+        # nothing walks any more: an abort is refused, in an Event
+        await run_plugin(env, "abort", "cli", "--reason", "too late")
+
+        async def refused():
+            return any(e.reason == "IntentIgnored" and "no revision is walking" in e.message
+                       for e in await env.events("cli"))
+        await wait_until(refused, what="the late abort refused")
+
     reasons = [h["reason"] for h in st["history"]]
     for expected in ("manual pause: lunch", "manual resume", "manual promote-full",
                      "manual abort: bad fills", "manual retry"):
         assert any(expected in r for r in reasons), (expected, reasons)
     history = await run_plugin(env, "history", "cli")
     assert history.count("Canary") >= 3 and "RolledBack" in history
+    assert "revision 1 (test)" in history and "stable since" in history
 
 
 async def test_get_watch_refreshes_until_interrupted(env, prometheus):

@@ -37,6 +37,8 @@ CARELESS = [
     ({**workload(sink={"type": "redis", "url": ""})}, "sink.url or sink.urlSecret is required"),
     ({**workload(sink={"type": "redis", "url": "redis://r",
                        "urlSecret": {"name": "s", "key": "url"}})}, "are exclusive"),
+    ({**workload(sink={"type": "postgres", "url": "postgresql://u:pw@db/h"})},
+     "the postgres sink takes its URL from sink.urlSecret only"),
     ({**workload(env=[{"name": "HYBRID_MODE", "value": "production"}])},
      "env HYBRID_MODE is set by the operator"),
     ({**workload(env=[{"name": "A", "value": "1"}, {"name": "A", "value": "2"}])},

@@ -27,7 +27,7 @@ async def test_walks_every_phase_to_production(env, prometheus):
         assert "hybridstream.io/finalizer" in meta["finalizers"], meta
         assert not [k for k in meta.get("annotations") or {} if k.startswith("kopf.")], meta
         legacy = await apps.read_namespaced_deployment("walk-legacy", env.namespace)
-        hybrid = await apps.read_namespaced_deployment("walk-hybrid", env.namespace)
+        hybrid = await apps.read_namespaced_deployment("walk-hybrid-1", env.namespace)
         assert (legacy.spec.replicas, hybrid.spec.replicas) == (1, 1)
 
         async def done():
@@ -59,7 +59,7 @@ async def test_walks_every_phase_to_production(env, prometheus):
         assert states.index(before) < states.index(after), states
 
     # pods are built as specified
-    hybrid = await apps.read_namespaced_deployment("walk-hybrid", env.namespace)
+    hybrid = await apps.read_namespaced_deployment("walk-hybrid-1", env.namespace)
     pod = hybrid.spec.template.spec
     c = pod.containers[0]
     env_vars = {e.name: e for e in c.env}
@@ -88,7 +88,7 @@ async def test_walks_every_phase_to_production(env, prometheus):
 
     # the kubectl plugin reads the same story
     out = await run_plugin(env, "get")
-    assert "walk" in out and "Production" in out and "g7 h100 l100" in out
+    assert "walk" in out and "Production" in out and "g8 h0 l0" in out and "1(test)" in out
     assert (await run_plugin(env, "history", "walk")).count("Cutover") == 2
 
 
@@ -137,7 +137,7 @@ async def test_deployments_scale_as_specified(env, prometheus):
         await env.wait_phase("sized", "Canary")
 
         async def both_up():
-            return await scale("legacy") == (2, 2) and await scale("hybrid") == (3, 3)
+            return await scale("legacy") == (2, 2) and await scale("hybrid-1") == (3, 3)
         await wait_until(both_up, what="legacy 2/2 and hybrid 3/3 Ready")
 
         async def retired():
@@ -149,6 +149,8 @@ async def test_deployments_scale_as_specified(env, prometheus):
         async def legacy_gone():
             return await scale("legacy") == (0, 0)
         await wait_until(legacy_gone, what="legacy scaled to zero")
-    assert await scale("hybrid") == (3, 3)
-    assert (st["replicas"]["legacy"], st["replicas"]["hybrid"]) == (0, 3)
+    assert await scale("hybrid-1") == (3, 3)
+    # revision 1 is stable now: the stable side runs the hybrid replicas
+    assert (st["replicas"]["stable"], st["replicas"]["candidate"]) == (3, 0)
+    assert st["stableRevision"]["number"] == 1 and "candidateRevision" not in st
     assert all(d.legacy_low <= d.effective_hybrid_high for d in acker.seen)

@@ -185,6 +185,7 @@ async def test_mode_switches_live_from_the_routing_file(tmp_path: Path) -> None:
         assert sample(service, "hybridstream_routing_range", bound="high") == 100
         status = json.loads((await http_get(service, "/api/hybrid/status"))[1])
         assert status["routing"]["generation"] == 4 and status["mode"] == "production"
+        assert 0 <= status["lastEventAgeSeconds"]["hybrid"] < 30, status["lastEventAgeSeconds"]
 
 
 async def test_status_api_can_require_a_token() -> None:

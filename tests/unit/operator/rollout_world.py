@@ -11,6 +11,7 @@ from typing import Any
 
 from hybridstream.routing import RoutingDocument
 from hybridstream_operator.logic.phase_machine import Decision, decide
+from hybridstream_operator.logic.revisions import observed_sides
 from hybridstream_operator.models.actions import EmitEvent, PublishRouting
 from hybridstream_operator.models.observations import (
     Acks,
@@ -64,42 +65,49 @@ def healthy(n: int = 1) -> DeploymentState:
 
 @dataclass
 class World:
-    """Pods that apply every published document at once (``frozen`` stops a side from
-    applying; ``down`` takes every pod of a side away: none Ready, nothing acked)."""
+    """Pods that apply every published document at once, per revision (``frozen`` stops a
+    side's pods from applying; ``down`` takes every pod of a side away: none Ready, nothing
+    acked). Sides are ``legacy`` (the stable revision's pods) and ``hybrid`` (the
+    candidate's); assign ``spec`` to change the rollout's spec between passes."""
 
     spec: RolloutSpec
     status: RolloutStatus = field(default_factory=RolloutStatus)
     now: datetime = T0
     published: RoutingDocument | None = None
-    legacy_applied: int = 0
-    hybrid_applied: int = 0
+    applied: dict[int, int] = field(default_factory=dict)  # revision -> generation
     frozen: set[str] = field(default_factory=set)
     down: set[str] = field(default_factory=set)
     events: list[EmitEvent] = field(default_factory=list)
     published_docs: list[RoutingDocument] = field(default_factory=list)
 
+    @property
+    def legacy_applied(self) -> int:
+        return self.applied.get(observed_sides(self.status)[0], 0)
+
+    @property
+    def hybrid_applied(self) -> int:
+        candidate = observed_sides(self.status)[1]
+        return 0 if candidate is None else self.applied.get(candidate, 0)
+
+    def side_state(self, side: str, replicas: int) -> DeploymentState:
+        if self.status.phase.value == "Pending":
+            return healthy()
+        state = healthy(replicas) if replicas else DeploymentState(exists=True)
+        if side in self.down:
+            state = DeploymentState(exists=True, desired=state.desired)
+        return state
+
     def observations(self, **extra: Any) -> Observations:
-        legacy = (
-            healthy(self.status.replicas.legacy)
-            if self.status.replicas.legacy
-            else DeploymentState(exists=True)
-        )
-        hybrid = (
-            healthy(self.status.replicas.hybrid)
-            if self.status.replicas.hybrid
-            else DeploymentState(exists=True)
-        )
-        if "legacy" in self.frozen and self.status.replicas.legacy == 0:
-            legacy = DeploymentState(exists=True)
-        if "legacy" in self.down:
-            legacy = DeploymentState(exists=True, desired=legacy.desired)
-        if "hybrid" in self.down:
-            hybrid = DeploymentState(exists=True, desired=hybrid.desired)
+        stable, candidate = observed_sides(self.status)
+        legacy = self.side_state("legacy", self.status.replicas.stable)
+        hybrid = (self.side_state("hybrid", self.status.replicas.candidate)
+                  if candidate is not None else DeploymentState())
         obs = Observations(
-            legacy=legacy if self.status.phase.value != "Pending" else healthy(),
-            hybrid=hybrid if self.status.phase.value != "Pending" else healthy(),
-            legacy_acks=Acks((self.legacy_applied,) * legacy.ready),
-            hybrid_acks=Acks((self.hybrid_applied,) * hybrid.ready),
+            legacy=legacy,
+            hybrid=hybrid,
+            legacy_acks=Acks((self.applied.get(stable, 0),) * legacy.ready),
+            hybrid_acks=Acks((self.applied.get(candidate, 0),) * hybrid.ready
+                             if candidate is not None else ()),
             published=self.published,
         )
         return replace(obs, **extra)
@@ -126,10 +134,12 @@ class World:
                 self.events.append(action)
         self.status = decision.status
         if self.published is not None:
-            if "legacy" not in self.frozen:
-                self.legacy_applied = self.published.generation
-            if "hybrid" not in self.frozen:
-                self.hybrid_applied = self.published.generation
+            stable, candidate = observed_sides(self.status)
+            for record in self.status.revisions:
+                side = ("legacy" if record.number == stable
+                        else "hybrid" if record.number == candidate else None)
+                if side not in self.frozen:
+                    self.applied[record.number] = self.published.generation
         self.now += timedelta(seconds=seconds)
         return decision
 

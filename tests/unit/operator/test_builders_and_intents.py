@@ -17,6 +17,7 @@ from hybridstream_operator.logic.builders import (
     build_network_policy,
     build_rbac,
     build_routing_configmap,
+    build_selector,
     build_static_resources,
 )
 from hybridstream_operator.logic.intents import (
@@ -44,8 +45,13 @@ def test_deployments_run_hardened_in_their_mode(role, mode):
             "env": [{"name": "EXTRA", "value": "1"}],
         }
     )
-    dep = build_deployment(spec, OWNER, role, 3)
-    assert dep["metadata"]["name"] == f"pos-{role.value}" and dep["spec"]["replicas"] == 3
+    revision = 0 if role is Role.LEGACY else 2
+    dep = build_deployment(spec.workload, OWNER, revision, 3)
+    name = "pos-legacy" if role is Role.LEGACY else "pos-hybrid-2"
+    assert dep["metadata"]["name"] == name and dep["spec"]["replicas"] == 3
+    assert dep["spec"]["selector"]["matchLabels"]["hybridstream.io/revision"] == str(revision)
+    assert dep["spec"]["template"]["metadata"]["labels"]["hybridstream.io/revision"] == \
+        str(revision)
     assert dep["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
     pod = dep["spec"]["template"]["spec"]
     c = pod["containers"][0]
@@ -74,12 +80,14 @@ def test_deployments_run_hardened_in_their_mode(role, mode):
     assert dep["spec"]["selector"]["matchLabels"]["hybridstream.io/role"] == role.value
 
 
-def test_sink_url_from_a_secret_is_passed_by_reference():
+@pytest.mark.parametrize("sink_type", ["redis", "postgres"])
+def test_sink_url_from_a_secret_is_passed_by_reference(sink_type):
     spec = make_spec(workload={"image": "img:1", "credentialsSecret": {"name": "creds"},
-                               "sink": {"type": "redis",
+                               "sink": {"type": sink_type,
                                         "urlSecret": {"name": "sink", "key": "url"}}})
-    env = {e["name"]: e for e in build_deployment(spec, OWNER, Role.HYBRID, 1)
+    env = {e["name"]: e for e in build_deployment(spec.workload, OWNER, 1, 1)
            ["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["HYBRID_SINK"] == {"name": "HYBRID_SINK", "value": sink_type}
     assert env["HYBRID_SINK_URL"] == {"name": "HYBRID_SINK_URL", "valueFrom": {
         "secretKeyRef": {"name": "sink", "key": "url"}}}
 
@@ -90,7 +98,7 @@ def test_reserved_env_is_exactly_what_the_operator_sets():
     spec = make_spec(workload={"image": "img:1", "credentialsSecret": {"name": "creds"},
                                "sink": {"type": "webhook", "url": "http://sink"},
                                "statusTokenSecret": {"name": "status", "key": "token"}})
-    built = {e["name"] for e in build_deployment(spec, OWNER, Role.HYBRID, 1)
+    built = {e["name"] for e in build_deployment(spec.workload, OWNER, 1, 1)
              ["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert built == set(RESERVED_ENV)
 
@@ -102,6 +110,8 @@ def test_reserved_env_is_exactly_what_the_operator_sets():
     ({"sink": {"type": "redis"}}, "sink.url or sink.urlSecret is required"),
     ({"sink": {"type": "redis", "url": "redis://x", "urlSecret": {"name": "s", "key": "k"}}},
      "exclusive"),
+    ({"sink": {"type": "postgres", "url": "postgresql://u:pw@db/h"}},
+     "the postgres sink takes its URL from sink.urlSecret only"),
 ])
 def test_models_refuse_what_admission_refuses(workload, error):
     with pytest.raises(ValueError, match=error):
@@ -132,10 +142,14 @@ def test_each_side_survives_losing_one_pod_by_default():
     assert (spec.workload.replicas.legacy, spec.workload.replicas.hybrid) == (2, 2)
     budgets = {m["metadata"]["name"]: m["spec"] for m in build_static_resources(
         spec, OWNER, "hs-stream-ack") if m["kind"] == "PodDisruptionBudget"}
-    for role in Role:
-        selector = build_deployment(spec, OWNER, role, 2)["spec"]["selector"]
-        assert budgets[f"pos-{role.value}"] == {"selector": selector, "maxUnavailable": 1}
-        pod = build_deployment(spec, OWNER, role, 2)["spec"]["template"]["spec"]
+    for revision, role in ((0, Role.LEGACY), (1, Role.HYBRID), (2, Role.HYBRID)):
+        template = build_deployment(spec.workload, OWNER, revision, 2)["spec"]["template"]
+        # a side's budget spans all its revisions' pods
+        budget = budgets[f"pos-{role.value}"]
+        assert budget["maxUnavailable"] == 1
+        assert budget["selector"]["matchLabels"].items() <= template["metadata"]["labels"].items()
+        selector = {"matchLabels": build_selector("pos", role)}
+        pod = template["spec"]
         (term,) = pod["affinity"]["podAntiAffinity"][
             "preferredDuringSchedulingIgnoredDuringExecution"]
         assert term["podAffinityTerm"] == {"labelSelector": selector,

@@ -83,12 +83,20 @@ def test_a_shorter_outage_changes_nothing():
     assert w.status.phase is Phase.CUTOVER and w.status.last_failure is None
 
 
-def test_dead_hybrid_after_legacy_retired_rolls_back_and_brings_legacy_back():
+def test_a_dead_stable_after_the_walk_is_reported_with_nowhere_to_hand_over():
+    """After Production the stable revision alone serves: losing its pods uncovers every
+    bucket, which status, the metric and the alert say; there is no other side to take
+    them (the REST fallback inside the pods is the cover, docs/delivery.md)."""
     w = World(make_spec(steps={"coverageDeadline": "3s"}))
     w.run_until(lambda s: s.legacy_retired_at is not None)
-    w.down.add("hybrid")
-    w.run_until(lambda s: s.phase is Phase.ROLLING_BACK, limit=10)
-    assert w.status.replicas.legacy == 1 and w.status.legacy_retired_at is None
+    w.down.add("legacy")  # the stable side: revision 1's pods
+    for _ in range(6):
+        w.step()
+    assert w.status.coverage.uncovered_buckets == 100
+    assert w.status.phase is Phase.PRODUCTION and w.status.rollbacks == 0
+    w.down.clear()
+    w.step()
+    assert w.status.coverage.uncovered_buckets == 0
 
 
 def test_dead_legacy_hands_its_buckets_to_hybrid_until_it_serves_again():

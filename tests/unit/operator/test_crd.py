@@ -44,6 +44,8 @@ def test_schema_is_structural_and_has_the_printer_columns():
         "Phase",
         "Step",
         "Hybrid%",
+        "Stable",
+        "Candidate",
         "Age",
         "Message",
     ]

@@ -19,7 +19,7 @@ from hybridstream_operator.models.observations import (
     Sample,
 )
 from hybridstream_operator.models.phases import Phase
-from hybridstream_operator.models.status import RolloutStatus
+from hybridstream_operator.models.status import RevisionOutcome, RolloutStatus
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rollout_world import T0, World, make_spec
@@ -56,10 +56,17 @@ def test_full_walk_follows_the_handover_order():
         (5, Mode.CUTOVER, 100, 50),
         (6, Mode.CUTOVER, 100, 100),
         (7, Mode.PRODUCTION, 100, 100),
+        # revision 1 becomes stable: its pods keep [0, 100) from the other side
+        (8, Mode.CANARY, 0, 0),
     ]
-    assert w.status.replicas.legacy == 0 and w.status.replicas.hybrid == 1
+    assert [(d.stable_revision, d.candidate_revision) for d in w.published_docs] == \
+        [(0, 1)] * 7 + [(1, None)]
+    assert w.status.replicas.stable == 1 and w.status.replicas.candidate == 0
     assert w.status.hybrid_percent == 100 and w.status.step_label == "production"
-    assert "rollout complete" in w.status.message
+    assert "rollout complete: revision 1 (test) is stable" in w.status.message
+    assert w.status.stable_revision.number == 1 and w.status.candidate_revision is None
+    assert [(r.number, r.outcome) for r in w.status.revisions] == [
+        (0, RevisionOutcome.REPLACED), (1, RevisionOutcome.STABLE)]
 
 
 def test_each_step_waits_its_duration_from_when_routing_settled():
@@ -114,10 +121,10 @@ def test_breach_rolls_back_in_every_phase(phase, index):
     w.run_until(lambda s: s.phase is Phase.ROLLED_BACK)
     last = w.published_docs[-1]
     assert (last.hybrid_mode, last.hybrid_high, last.legacy_low) == (Mode.CANARY, 0, 0)
-    assert w.status.replicas.legacy == 1 and w.status.rollbacks == 1
+    assert w.status.replicas.stable == 1 and w.status.rollbacks == 1
     for _ in range(40):
         w.step()
-    assert w.status.replicas.hybrid == 0  # after rollback.scaleDownDelay (30 s)
+    assert w.status.replicas.candidate == 0  # after rollback.scaleDownDelay (30 s)
 
 
 def test_rolled_back_message_says_when_hybrid_scales_down_then_that_it_did():
@@ -133,12 +140,10 @@ def test_rolled_back_message_says_when_hybrid_scales_down_then_that_it_did():
     assert "scales down" not in w.status.message
 
 
-def test_rollback_from_production_scales_legacy_up_before_hybrid_stops():
-    w = World(make_spec())
-    w.run_until(lambda s: s.legacy_retired_at is not None)
-    w.frozen.add("legacy")  # legacy pods are not there yet
+def test_rollback_during_the_production_bake_keeps_hybrid_forwarding_until_legacy_acks():
+    w = walk_to(World(make_spec()), Phase.PRODUCTION)
+    w.frozen.add("legacy")  # legacy pods stop applying documents
     w.step(samples=(Sample("lag", BAD),))
-    assert w.status.replicas.legacy == 1
     for _ in range(5):
         w.step()
     last = w.published_docs[-1]
@@ -146,6 +151,22 @@ def test_rollback_from_production_scales_legacy_up_before_hybrid_stops():
     assert "legacy pods to apply" in w.status.message
     w.frozen.clear()
     w.run_until(lambda s: s.phase is Phase.ROLLED_BACK, value=BAD)
+    assert w.status.stable_revision.number == 0
+
+
+def test_a_complete_rollout_has_nothing_to_roll_back():
+    """Once the candidate is stable, a breach, an alert or an abort has no other revision
+    to return to (``kubectl hsr undo`` walks an older one): the stable keeps serving."""
+    w = World(make_spec())
+    w.run_until(lambda s: s.legacy_retired_at is not None)
+    published = len(w.published_docs)
+    for _ in range(5):
+        w.step(samples=(Sample("lag", BAD),))
+    w.step(intent=Intent(IntentKind.ABORT, "late-abort"))
+    w.step(alerts=(AlertSignal("HybridStreamNoEventsCritical", "late-alert"),))
+    assert w.status.phase is Phase.PRODUCTION and w.status.stable_revision.number == 1
+    assert len(w.published_docs) == published and w.status.rollbacks == 0
+    assert any(e.reason == "IntentIgnored" for e in w.events)
 
 
 def test_step_back_returns_to_previous_percentage_and_pauses():
@@ -291,7 +312,7 @@ def test_retry_after_rollback_starts_again():
     for _ in range(40):
         w.step()
     w.step(intent=Intent(IntentKind.RETRY, "b"))
-    assert w.status.phase is Phase.CANARY and w.status.replicas.hybrid == 1
+    assert w.status.phase is Phase.CANARY and w.status.replicas.candidate == 1
     assert w.status.last_failure is None
     w.run_until(lambda s: s.legacy_retired_at is not None)
 
@@ -339,7 +360,7 @@ def test_never_retires_legacy_while_hybrid_is_unhealthy():
         samples=(Sample("lag", GOOD),),
     )
     status = decide(w.spec, w.status, obs, w.now).status
-    assert status.legacy_retired_at is None and status.replicas.legacy == 1
+    assert status.legacy_retired_at is None and status.replicas.stable == 1
 
 
 def test_analysis_due_from_status_timestamps():

@@ -57,6 +57,14 @@ def test_all_namespaces_never_names_a_rollout(argv, capsys):
     assert "-A/--all-namespaces only lists rollouts" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("argv", "port", "everywhere"), [
+    (["dashboard"], 3100, False), (["dashboard", "--port", "0", "-A"], 0, True),
+    (["-A", "dashboard", "-n", "trading", "--port=8088"], 8088, True)])
+def test_dashboard_takes_a_port_and_lists_one_or_every_namespace(argv, port, everywhere):
+    args = parse_args(argv)
+    assert (args.command, args.port, args.all_namespaces) == ("dashboard", port, everywhere)
+
+
 def test_all_namespaces_is_not_a_flag_of_intents():
     with pytest.raises(SystemExit):
         parse_args(["abort", "positions", "-A"])

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from hybridstream.routing import INITIAL, Role
+from hybridstream.routing import INITIAL
 from hybridstream_operator.logic.builders import (
     Owner,
     build_deployment,
@@ -89,8 +89,8 @@ def test_builders_and_the_phase_machine_never_raise(spec, edited, samples):
     model = _model(spec)
     if model is None:
         return
-    for role in Role:
-        build_deployment(model, OWNER, role, 1)
+    for revision in (0, 1):
+        build_deployment(model.workload, OWNER, revision, 1)
     build_static_resources(model, OWNER, "hybridstream-stream-ack")
     build_routing_configmap(OWNER, INITIAL)
     world = World(model)

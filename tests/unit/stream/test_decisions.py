@@ -13,10 +13,11 @@ from hybridstream.hybrid.decisions import (
     build_standalone_document,
     build_topic_batches,
     decide_forward,
+    decide_hybrid_mode,
     decide_rate_limit_wait,
     decide_subscription_changes,
 )
-from hybridstream.routing import Mode, Role, RoutingDocument
+from hybridstream.routing import FORWARDING_MODES, Mode, Role, RoutingDocument
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -75,4 +76,35 @@ def test_standalone_documents() -> None:
     assert build_standalone_document(Mode.REST).legacy_low == 0
     wallet_doc = build_standalone_document(Mode.PRODUCTION)
     assert decide_forward(wallet_doc, Role.HYBRID, "")
-    assert not decide_forward(wallet_doc, Role.LEGACY, "")
+    # the account's events go with a non-empty range, whichever side holds it
+    production = RoutingDocument(generation=2, hybridMode=Mode.PRODUCTION, hybridHigh=100,
+                                 legacyLow=100)
+    assert not decide_forward(production, Role.LEGACY, "")
+    assert decide_forward(production.model_copy(update={"legacy_low": 0}), Role.LEGACY, "")
+    assert not decide_forward(wallet_doc, None, "") and not decide_forward(wallet_doc, None, "X")
+
+
+@given(st.tuples(st.integers(0, 100), st.integers(0, 100)), st.sampled_from(list(Mode)[1:]),
+       st.tuples(st.integers(0, 4), st.integers(1, 4)), st.text(min_size=1, max_size=12))
+def test_revisions_put_each_process_on_one_side(bounds: tuple[int, int], mode: Mode,
+                                                revisions: tuple[int, int],
+                                                symbol: str) -> None:
+    """Every symbol has a forwarder among the stable and candidate revisions' processes;
+    a revision the document does not name forwards nothing, and the REST poller is never
+    the candidate."""
+    (high, low), (stable, candidate) = bounds, revisions
+    if low > (high if mode in FORWARDING_MODES else 0) or stable == candidate:
+        return
+    doc = RoutingDocument(generation=3, hybridMode=mode, hybridHigh=high, legacyLow=low,
+                          stableRevision=stable, candidateRevision=candidate)
+    stable_side = doc.side_of(Role.LEGACY if stable == 0 else Role.HYBRID, stable)
+    candidate_side = doc.side_of(Role.HYBRID, candidate)
+    assert (stable_side, candidate_side) == (Role.LEGACY, Role.HYBRID)
+    assert decide_forward(doc, stable_side, symbol) or decide_forward(doc, candidate_side, symbol)
+    assert doc.side_of(Role.HYBRID, 9) is None and doc.side_of(Role.LEGACY, candidate) is None
+    assert decide_hybrid_mode(doc, stable_side) is Mode.PRODUCTION
+    assert decide_hybrid_mode(doc, candidate_side) is mode
+    assert decide_hybrid_mode(doc, None) is Mode.CANARY
+    # no revisions named: the process's own mode decides, as before revisions existed
+    plain = RoutingDocument(generation=3, hybridMode=mode, hybridHigh=high, legacyLow=low)
+    assert plain.side_of(Role.LEGACY, stable) is Role.LEGACY

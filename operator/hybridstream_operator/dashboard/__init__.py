@@ -1,0 +1,1 @@
+"""``kubectl hsr dashboard``: the rollouts in a browser (views, reads, server)."""

@@ -1,0 +1,166 @@
+"""Revisions on a real control plane: a new image after Production walks again beside the
+stable revision without touching its pods until Production; a change mid-Cutover hands
+the buckets back and walks the newest spec; ``kubectl hsr undo --to-revision 1`` walks an
+old revision again under its number."""
+
+from __future__ import annotations
+
+import difflib
+import pprint
+from typing import Any
+
+from hybridstream.hybrid.decisions import build_forward_range
+from hybridstream.routing import INITIAL, Role, RoutingDocument
+from kubernetes_asyncio import client
+from operator_harness import SLOW, promote_to, rollout_manifest, run_plugin, wait_until
+
+
+async def set_image(env, name: str, image: str) -> None:
+    await env.custom.patch_namespaced_custom_object(
+        "hybridstream.io", "v1alpha1", env.namespace, "hybridstreamrollouts", name,
+        {"spec": {"workload": {"image": image}}}, _content_type="application/merge-patch+json")
+
+
+async def complete(env, name: str, stable: int, within: float = 120) -> dict[str, Any]:
+    async def done():
+        st = await env.status(name)
+        ok = (st.get("phase") == "Production" and "candidateRevision" not in st
+              and (st.get("stableRevision") or {}).get("number") == stable)
+        return st if ok else None
+    return await wait_until(done, within=within, what=f"{name}: revision {stable} stable",
+                            diagnostics=env.operator.tail)
+
+
+async def pods_of(env, name: str, revision: int) -> dict[str, str]:
+    """Pod name -> uid of one revision's pods."""
+    found = await env.core.list_namespaced_pod(
+        env.namespace, label_selector=f"hybridstream.io/rollout={name},"
+        f"hybridstream.io/revision={revision}")
+    return {p.metadata.name: p.metadata.uid for p in found.items
+            if not p.metadata.deletion_timestamp}
+
+
+def spec_diff(before: Any, after: Any) -> str:
+    """What changed in a Deployment's spec (the failure message when it should not)."""
+    a = pprint.pformat(before.spec.to_dict()).splitlines()
+    b = pprint.pformat(after.spec.to_dict()).splitlines()
+    return "\n".join(difflib.unified_diff(a, b, lineterm=""))
+
+
+def gap_free(seen: list[RoutingDocument], revisions: set[int]) -> None:
+    """Under every pair of documents the pods of the stable and the candidate may hold at
+    once (consecutive ones: acks gate every step), the two cover all 100 buckets."""
+    for before, after in zip([INITIAL, *seen], seen, strict=False):
+        for stable_doc, candidate_doc in ((before, after), (after, before), (after, after)):
+            stable, candidate = after.stable_revision, after.candidate_revision
+            buckets: set[int] = set()
+            for revision, doc in ((stable, stable_doc), (candidate, candidate_doc)):
+                if revision is None or revision not in revisions:
+                    continue
+                natural = Role.LEGACY if revision == 0 else Role.HYBRID
+                low, high = build_forward_range(doc, doc.side_of(natural, revision))
+                buckets |= set(range(low, high))
+            assert buckets == set(range(100)), (before, after)
+
+
+async def test_a_new_image_after_production_walks_beside_the_untouched_stable(env, prometheus):
+    env.cluster.apply(rollout_manifest("rev", prometheus.url), namespace=env.namespace)
+    apps = client.AppsV1Api(env.api)
+    async with env.acking("rev") as acker:
+        await complete(env, "rev", stable=1)
+        stable_dep = await apps.read_namespaced_deployment("rev-hybrid-1", env.namespace)
+        stable_pods = await pods_of(env, "rev", 1)
+        assert stable_pods
+        first_walk = len(acker.seen)
+
+        await set_image(env, "rev", "hybridstream:v2")
+        st = await env.wait_phase("rev", "Canary", started=False)
+        assert st["candidateRevision"]["label"] == "2 (v2)"
+        assert st["stableRevision"]["number"] == 1
+        seen_phases: set[str] = set()
+
+        async def walked():
+            # read before the status: a walk seen in flight afterwards was in flight then
+            dep = await apps.read_namespaced_deployment("rev-hybrid-1", env.namespace)
+            pods = await pods_of(env, "rev", 1)
+            st = await env.status("rev")
+            seen_phases.add(st.get("phase"))
+            if "candidateRevision" in st:
+                # stable's Deployment and pods are untouched while the candidate walks
+                assert dep.metadata.generation == stable_dep.metadata.generation, spec_diff(
+                    stable_dep, dep)
+                assert dep.spec.replicas == 1 and pods == stable_pods
+                return None
+            return st
+        st = await wait_until(walked, within=120, what="revision 2 walked to stable",
+                              diagnostics=env.operator.tail)
+        assert {"Canary", "Parallel", "Cutover", "Production"} <= seen_phases
+        assert st["stableRevision"]["label"] == "2 (v2)"
+        candidate = await apps.read_namespaced_deployment("rev-hybrid-2", env.namespace)
+        assert candidate.spec.template.spec.containers[0].image == "hybridstream:v2"
+
+        async def old_stable_at_zero():
+            dep = await apps.read_namespaced_deployment("rev-hybrid-1", env.namespace)
+            return dep.spec.replicas == 0 and not await pods_of(env, "rev", 1)
+        await wait_until(old_stable_at_zero, what="revision 1 scaled to zero")
+        async def swapped():
+            return acker.seen[-1].candidate_revision is None or None
+        await wait_until(swapped, what="the acker to see revision 2 stable")
+        second_walk = acker.seen[first_walk:]
+        assert [(d.stable_revision, d.candidate_revision) for d in second_walk][-1] == (2, None)
+        assert {(d.stable_revision, d.candidate_revision) for d in second_walk[:-1]} == {(1, 2)}
+        gap_free(acker.seen, {0, 1, 2})
+
+    history = await run_plugin(env, "history", "rev")
+    assert "revision 2 (v2)" in history and "replaced" in history and "stable since" in history
+    table = await run_plugin(env, "get")
+    assert "2(v2)" in table
+
+
+async def test_a_change_mid_cutover_hands_back_and_walks_the_newest_spec(env, prometheus):
+    env.cluster.apply(rollout_manifest("mid", prometheus.url, **SLOW), namespace=env.namespace)
+    async with env.acking("mid") as acker:
+        await promote_to(env, "mid", "Cutover", 0)
+        await set_image(env, "mid", "hybridstream:v2")
+
+        async def restarted():
+            st = await env.status("mid")
+            ok = st.get("phase") == "Canary" and \
+                (st.get("candidateRevision") or {}).get("number") == 2
+            return st if ok else None
+        st = await wait_until(restarted, what="the newest spec walking",
+                              diagnostics=env.operator.tail)
+        phases = [h["phase"] for h in st["history"]]
+        assert phases[-3:] == ["RollingBack", "RolledBack", "Canary"], phases
+        assert "superseded" in st["history"][-3]["reason"]
+        assert [(r["number"], r.get("outcome")) for r in st["revisions"]] == [
+            (0, "stable"), (1, "superseded"), (2, None)]
+        # the walk began again only after legacy held every bucket: h went back to 0 first
+        async def newest_routed():
+            return next((i for i, d in enumerate(acker.seen) if d.candidate_revision == 2),
+                        None)
+        back = await wait_until(newest_routed, what="routing naming revision 2")
+        assert acker.seen[back - 1].effective_hybrid_high == 0
+        gap_free(acker.seen, {0, 1, 2})
+
+        async def superseded_gone():
+            return not await pods_of(env, "mid", 1)
+        await wait_until(superseded_gone, what="revision 1's pods gone")
+
+
+async def test_undo_to_revision_one(env, prometheus):
+    env.cluster.apply(rollout_manifest("undo", prometheus.url), namespace=env.namespace)
+    async with env.acking("undo"):
+        await complete(env, "undo", stable=1)
+        await set_image(env, "undo", "hybridstream:v2")
+        await complete(env, "undo", stable=2)
+        refused = await run_plugin(env, "undo", "undo", "--to-revision", "0", expect_rc=1)
+        assert "legacy REST poller" in refused
+        out = await run_plugin(env, "undo", "undo", "--to-revision", "1")
+        assert "walks revision 1 (test)" in out
+        spec = (await env.rollout("undo"))["spec"]["workload"]
+        assert spec["image"] == "hybridstream:test" and spec["replicas"] == {"legacy": 1,
+                                                                             "hybrid": 1}
+        st = await complete(env, "undo", stable=1)
+    assert [(r["number"], r["outcome"]) for r in st["revisions"]] == [
+        (0, "replaced"), (1, "stable"), (2, "replaced")]
