@@ -353,8 +353,12 @@ async def operator_chaos_system(workdir: Path, cluster: Cluster, walk_config: Wa
     analysis backend, and the stream-level system around an ``OperatorChaosWalk``."""
     namespace = "chaos"
     cluster.kubectl("apply", "-f", str(REPO / "crds" / "hybridstreamrollout.yaml"))
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                    "crd/hybridstreamrollouts.hybridstream.io")
+    for _ in range(30):  # on a fresh control plane the CRD may not be listed at once
+        if "condition met" in cluster.kubectl(
+                "wait", "--for=condition=Established", "--timeout=60s",
+                "crd/hybridstreamrollouts.hybridstream.io", check=False, timeout=90):
+            break
+        await asyncio.sleep(1)
     cluster.kubectl("create", "namespace", namespace)
     cluster.kubectl("-n", namespace, "create", "secret", "generic", "bybit-creds",
                     f"--from-literal=api-key={API_KEY}", f"--from-literal=api-secret={API_SECRET}")
