@@ -81,6 +81,8 @@ class StreamService:
         self._watchers: list[asyncio.Task[None]] = []
         self._drain: asyncio.Task[None] | None = None
         self._ack_task: asyncio.Task[None] | None = None
+        #: set once the routing source (if any) delivered its first document
+        self._routed = asyncio.Event()
 
     async def __aenter__(self) -> Self:
         s = self.settings
@@ -102,8 +104,10 @@ class StreamService:
                                   s.poll_interval, s.fallback_after)
             self.hybrid = HybridRunner(self.pipeline, rest, config, s.mode)
             self.hybrid.set_mode(s.mode)
-            self._producers.append(asyncio.create_task(self.hybrid.run(self._session, self.stop)))
+            self._producers.append(asyncio.create_task(self._run_hybrid_when_routed()))
         self.apply_document(build_standalone_document(s.mode))
+        if not (s.routing_configmap or s.routing_file):
+            self._routed.set()
         await self._start_routing_source()
         self._drain = asyncio.create_task(self.pipeline.drain())
         token = s.status_token.get_secret_value() if s.status_token else None
@@ -160,6 +164,23 @@ class StreamService:
             log.warning("sink: %d events undelivered after %.0f s of shutdown, kept in %s for "
                         "the next start", left, timeout, self.settings.spill_dir)
 
+    async def _run_hybrid_when_routed(self) -> None:
+        """Start the hybrid side once its routing is known. Its first seed re-reads the last
+        minute (the restart look-back) and each event is forwarded or not under the
+        document in force when it is produced: under the stand-alone one (hybrid forwards
+        nothing) a pod restarted mid-Cutover would drop the fills of its downtime."""
+        assert self.hybrid is not None and self._session is not None
+        waits = [asyncio.create_task(self._routed.wait()), asyncio.create_task(self.stop.wait())]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in waits:
+            task.cancel()
+        if not self.stop.is_set():
+            await self.hybrid.run(self._session, self.stop)
+
+    def _apply_from_source(self, doc: RoutingDocument) -> None:
+        self.apply_document(doc)
+        self._routed.set()
+
     async def _start_routing_source(self) -> None:
         s = self.settings
         if s.routing_configmap:
@@ -176,10 +197,10 @@ class StreamService:
             assert self._kube is not None
             namespace = s.pod_namespace or "default"
             self._watchers.append(asyncio.create_task(watch_routing_configmap(
-                self._kube, namespace, s.routing_configmap, self.apply_document, self.stop)))
+                self._kube, namespace, s.routing_configmap, self._apply_from_source, self.stop)))
         elif s.routing_file:
             self._watchers.append(asyncio.create_task(
-                watch_routing_file(s.routing_file, self.apply_document, self.stop)))
+                watch_routing_file(s.routing_file, self._apply_from_source, self.stop)))
 
     def apply_document(self, doc: RoutingDocument) -> None:
         """Apply a routing document now, then acknowledge it on our Pod (if in one)."""

@@ -3,7 +3,9 @@
 * ConfigMap (``HYBRID_ROUTING_CONFIGMAP`` in ``POD_NAMESPACE``): a WATCH through the API,
   because kubelet's ConfigMap volume sync can take a minute (README.md, "Concepts"). The
   watch is re-established with backoff; a 410 Gone (expired resourceVersion) restarts from
-  a fresh list.
+  a fresh list. A kube-apiserver that dies mid-watch cuts the chunked response
+  (aiohttp's ``ClientPayloadError``, not an ``OSError``): that is re-listed too, or the
+  watcher would end silently and no later document would ever be applied or acked.
 * File (``HYBRID_ROUTING_FILE``): polled every 0.5 s (local runs and tests).
 
 An invalid document is logged and ignored: the last valid one stays in force, which keeps
@@ -18,6 +20,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+import aiohttp
 from kubernetes_asyncio import client, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 from pydantic import ValidationError
@@ -82,7 +85,7 @@ async def watch_routing_configmap(api: client.ApiClient, namespace: str, name: s
         except ApiException as exc:
             log.warning("routing: ConfigMap watch failed (HTTP %s), re-listing", exc.status)
             await sleep_unless(stop, next(delays))
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, aiohttp.ClientError) as exc:
             log.warning("routing: ConfigMap watch interrupted (%s)", exc.__class__.__name__)
             await sleep_unless(stop, next(delays))
 

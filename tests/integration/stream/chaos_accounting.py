@@ -10,9 +10,12 @@ figures of ``bench/results/chaos.md`` and the assertions of ``test_chaos_short.p
 * **duplicated**: an identity delivered more than once (execution ``execId``; order
   ``orderId + orderStatus + updatedTime``; position ``symbol + positionIdx + seq +
   exchangeTime + type``), and how many survive ``EventDeduplicator`` (should be none);
-* **uncovered symbol-seconds**: per open symbol, time during which the process owning its
-  bucket was dead or not ready, except while that process's own sink was deliberately down
-  (no forwarder can deliver into a down sink; those seconds are counted apart);
+* **uncovered symbol-seconds**: per open symbol, time during which no process forwarding
+  it was alive and ready, except while such a process's own sink was deliberately down
+  (no forwarder can deliver into a down sink; those seconds are counted apart). At the
+  stream level the forwarder is fixed (``owner_of``); in an operator walk it is whatever
+  each process's applied routing said at the sample (``Sample.forwards``), and the orders
+  that count are those on symbols hybrid's applied routing forwarded (``hybrid_owned``);
 * **time to recover** per fault: fault end -> every process ready and a fresh event
   (emitted after the fault ended) delivered by each.
 """
@@ -47,6 +50,7 @@ class FaultRecord:
     end_ms: float = 0.0
     recovered_ms: float | None = None  # None: did not recover within the walk's bound
     detail: str = ""
+    where: str = ""  # operator walk: the rollout's phase/step when the fault hit
 
     @property
     def recover_s(self) -> float | None:
@@ -62,6 +66,21 @@ class Sample:
     at_ms: float
     ready: dict[str, bool]
     sink_down: dict[str, bool]  # the process's sink was deliberately taken down
+    #: symbol -> the processes whose applied routing forwards it (None: ``owner_of``)
+    forwards: dict[str, tuple[str, ...]] | None = None
+
+
+@dataclass
+class OperatorOutcome:
+    """The rollout at the end of an operator walk, from its status and Events."""
+
+    phase: str = ""
+    completed: bool = False  # legacy retired after Production
+    rollbacks: int = 0
+    history: list[str] = field(default_factory=list)  # phase/step entered, in order
+    #: coverage watchdog actions: (Event reason or lastFailure action, wall ms, message)
+    watchdog: list[tuple[str, float, str]] = field(default_factory=list)
+    operator_starts: int = 0
 
 
 @dataclass
@@ -72,11 +91,19 @@ class WalkRecord:
     faults: list[FaultRecord] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
     delivered: list[dict[str, Any]] = field(default_factory=list)  # every sink, in order
+    #: each sink's deliveries in its own order (a position's seq may only go backwards
+    #: across sinks: an operator walk moves symbols between them); empty: ``delivered``
+    sinks: list[list[dict[str, Any]]] = field(default_factory=list)
     executions: list[dict[str, Any]] = field(default_factory=list)  # the exchange's
     orders: list[dict[str, Any]] = field(default_factory=list)  # final state per order
     journal: list[dict[str, Any]] = field(default_factory=list)  # position updates
     owner_of: dict[str, str] = field(default_factory=dict)  # symbol -> process
     forwards_orders: str = "hybrid"  # the side that forwards orders and executions
+    #: operator walk: (wall ms, symbols hybrid's applied routing forwards) at each change;
+    #: None: the static ``owner_of`` decides
+    hybrid_owned: list[tuple[float, frozenset[str]]] | None = None
+    #: operator walk: what the operator did and ended in (see ``OperatorOutcome``)
+    operator: OperatorOutcome | None = None
     orders_placed: int = 0
     starts: dict[str, int] = field(default_factory=dict)
     settled: bool = False
@@ -120,17 +147,35 @@ def identity(event: dict[str, Any]) -> tuple[str, ...]:
 
 
 def truth_facts(executions: Iterable[dict[str, Any]], orders: Iterable[dict[str, Any]],
-                owned: Callable[[str], bool]) -> dict[tuple[str, ...], float]:
+                owned: Callable[[str, float], bool]) -> dict[tuple[str, ...], float]:
     """Identity -> exchange time (ms) of every execution and final order state the exchange
-    produced for a symbol whose owner forwards orders and executions."""
+    produced for a symbol whose owner forwarded orders and executions at that time."""
     facts: dict[tuple[str, ...], float] = {}
     for item in executions:
-        if owned(item["symbol"]):
-            facts[("execution", str(item["execId"]))] = float(item["execTime"])
+        at = float(item["execTime"])
+        if owned(item["symbol"], at):
+            facts[("execution", str(item["execId"]))] = at
     for item in orders:
-        if owned(item["symbol"]):
-            facts[order_id(item)] = float(item["updatedTime"])
+        at = float(item["updatedTime"])
+        if owned(item["symbol"], at):
+            facts[order_id(item)] = at
     return facts
+
+
+#: Which symbols hybrid forwards is sampled (every ``SAMPLE_INTERVAL_S``) from the routing
+#: its processes applied: a fact this close to a change of its symbol's side is not counted
+#: (which side had it is not known at that resolution, and legacy forwards no orders).
+HANDOVER_GRACE_S = 1.0
+
+
+def owned_at(timeline: list[tuple[float, frozenset[str]]], symbol: str, at_ms: float,
+             grace_s: float = HANDOVER_GRACE_S) -> bool:
+    """Whether hybrid's applied routing forwarded ``symbol`` at ``at_ms`` and ``grace_s``
+    either side of it (``timeline``: (ms, hybrid's symbols) per change, in order)."""
+    def holds(t: float) -> bool:
+        i = bisect.bisect_right([when for when, _ in timeline], t)
+        return i > 0 and symbol in timeline[i - 1][1]
+    return all(holds(at_ms + d * grace_s * 1000) for d in (-1, 0, 1))
 
 
 def lost_facts(truth: dict[tuple[str, ...], float],
@@ -177,6 +222,8 @@ class Coverage:
     beyond_bound_s: dict[str, float]
     sink_down_s: dict[str, float]
     worst_episode_s: float
+    #: (symbol, start ms, seconds) of every uncovered episode longer than the bound
+    beyond_episodes: list[tuple[str, float, float]] = field(default_factory=list)
 
 
 #: A not-ready owner that still forwarded a symbol this recently (its REST fallback while a
@@ -201,7 +248,8 @@ def forwarded_recently(times: list[float], at_ms: float, window_s: float) -> boo
 def coverage(samples: list[Sample], owner_of: dict[str, str], faults: list[FaultRecord],
              delivered_at: dict[str, list[float]], *, bound_s: float = WATCHDOG_BOUND_S,
              interval_s: float = SAMPLE_INTERVAL_S) -> Coverage:
-    """Uncovered symbol-seconds from readiness samples (``owner_of``: symbol -> process).
+    """Uncovered symbol-seconds from readiness samples (``owner_of``: symbol -> process,
+    unless a sample names each symbol's forwarders itself).
     Beyond-bound seconds are the part of each symbol's contiguous uncovered episode past
     ``bound_s`` (what the operator's coverage watchdog, acting on readiness, would no longer
     tolerate), charged to the window where they fall."""
@@ -210,17 +258,29 @@ def coverage(samples: list[Sample], owner_of: dict[str, str], faults: list[Fault
     beyond: dict[str, float] = defaultdict(float)
     sink_down: dict[str, float] = defaultdict(float)
     episode: dict[str, float] = defaultdict(float)
+    started: dict[str, float] = {}
+    episodes: list[tuple[str, float, float]] = []
+
+    def close(symbol: str) -> None:
+        if episode[symbol] > bound_s:
+            episodes.append((symbol, started[symbol], episode[symbol]))
+        episode[symbol] = 0.0
+
     worst = 0.0
     for sample in samples:
         kind = window_of(sample.at_ms, faults)
         for symbol, owner in owner_of.items():
-            if sample.ready.get(owner, False):
-                episode[symbol] = 0.0
+            procs = sample.forwards.get(symbol, ()) if sample.forwards is not None \
+                else (owner,)
+            if any(sample.ready.get(p, False) for p in procs):
+                close(symbol)
                 continue
-            if sample.sink_down.get(owner, False):
+            if any(sample.sink_down.get(p, False) for p in procs):
                 sink_down[kind] += interval_s
-                episode[symbol] = 0.0
+                close(symbol)
                 continue
+            if not episode[symbol]:
+                started[symbol] = sample.at_ms
             uncovered[kind] += interval_s
             if not forwarded_recently(delivered_at.get(symbol, []), sample.at_ms,
                                       BLIND_AFTER_S):
@@ -229,7 +289,20 @@ def coverage(samples: list[Sample], owner_of: dict[str, str], faults: list[Fault
             worst = max(worst, episode[symbol])
             if episode[symbol] > bound_s:
                 beyond[kind] += interval_s
-    return Coverage(dict(uncovered), dict(blind), dict(beyond), dict(sink_down), worst)
+    for symbol in owner_of:
+        close(symbol)
+    return Coverage(dict(uncovered), dict(blind), dict(beyond), dict(sink_down), worst,
+                    sorted(episodes, key=lambda e: e[1]))
+
+
+def uncured(episodes: list[tuple[str, float, float]], actions: list[tuple[str, float, str]],
+            bound_s: float, slack_s: float = 5.0) -> list[tuple[str, float, float]]:
+    """The episodes beyond the bound that no coverage-watchdog action answered: one taken
+    after the episode started and at most ``slack_s`` after it ended (the operator
+    records its action a reconcile pass after the deadline)."""
+    return [(symbol, start, seconds) for symbol, start, seconds in episodes
+            if not any(start <= at <= start + (seconds + slack_s) * 1000
+                       for _, at, _ in actions)]
 
 
 def figures_by_kind(faults: list[FaultRecord], lost: dict[tuple[str, ...], float],
@@ -318,7 +391,9 @@ class Assessment:
 
 
 def assess(record: WalkRecord, bound_s: float = WATCHDOG_BOUND_S) -> Assessment:
-    def owned(symbol: str) -> bool:
+    def owned(symbol: str, at_ms: float) -> bool:
+        if record.hybrid_owned is not None:
+            return owned_at(record.hybrid_owned, symbol, at_ms)
         return record.owner_of.get(symbol) == record.forwards_orders
     truth = truth_facts(record.executions, record.orders, owned)
     lost = lost_facts(truth, record.delivered)
@@ -330,5 +405,6 @@ def assess(record: WalkRecord, bound_s: float = WATCHDOG_BOUND_S) -> Assessment:
         table=figures_by_kind(record.faults, lost, repeats, cover), lost=lost,
         repeats=repeats, repeats_after_dedup=len(duplicates(kept)),
         lost_by_dedup=len(lost_facts(truth, kept)) - len(lost),
-        position_problems=assess_journal_entries(record.journal, record.delivered),
+        position_problems=assess_journal_entries(record.journal, record.delivered,
+                                                 record.sinks or None),
         cover=cover, truth_count=len(truth))

@@ -41,8 +41,11 @@ from .processes import build_env
 
 HYBRID, LEGACY = "hybrid", "legacy"
 REDIS_STREAM = "hs:chaos"
+REDIS_PAGE = 2000
 #: The split every process applies: hybrid forwards [0, 50), legacy [50, 100).
 ROUTING = RoutingDocument(generation=1, hybridMode=Mode.CUTOVER, hybridHigh=50, legacyLow=50)
+#: Test timings every chaos process runs with (sink retries, ticker staleness).
+FAST = {"HYBRID_SINK_BACKOFF_CAP": "1", "HYBRID_TICKER_STALE_AFTER": "5"}
 
 
 @dataclass(frozen=True)
@@ -65,10 +68,12 @@ class WalkConfig:
 
 class Pod:
     """A ``hybridstream run`` child that can be killed with SIGKILL and started again (on a
-    new port), as a kubelet restarts a container; output appended to one log."""
+    new port), as a kubelet restarts a container; output appended to one log. ``role``:
+    hybrid or legacy (the name, unless the process plays a named Pod)."""
 
-    def __init__(self, name: str, log: Path, env: dict[str, str]) -> None:
+    def __init__(self, name: str, log: Path, env: dict[str, str], role: str = "") -> None:
         self.name = name
+        self.role = role or name
         self.log = log
         self.env = env
         self.proc: LoggedProcess | None = None
@@ -103,6 +108,17 @@ class Pod:
         except (aiohttp.ClientError, TimeoutError):
             return False
 
+    async def probe(self, session: aiohttp.ClientSession) -> dict[str, Any] | None:
+        """``/api/hybrid/status`` (readiness and the routing applied), or None if down."""
+        if self.proc is None or not self.proc.alive():
+            return None
+        try:
+            async with session.get(f"http://127.0.0.1:{self.port}/api/hybrid/status",
+                                   timeout=aiohttp.ClientTimeout(total=0.4)) as resp:
+                return await resp.json() if resp.status == 200 else None
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return None
+
 
 class ChaosWalk:
     """The running system and the faults that can hit it."""
@@ -119,19 +135,8 @@ class ChaosWalk:
                          for s in self.symbols}
         if set(self.owner_of.values()) != {HYBRID, LEGACY}:
             raise ValueError(f"{config.symbols} symbols do not span both halves")
-        routing = workdir / "routing.json"
-        routing.write_text(ROUTING.to_json())
-        common = {"HYBRID_ROUTING_FILE": str(routing), "HYBRID_SINK_BACKOFF_CAP": "1",
-                  "HYBRID_TICKER_STALE_AFTER": "5"}
-        self.pods = {
-            HYBRID: Pod(HYBRID, workdir / "hybrid.log", build_env(
-                sim, "cutover", **common, HYBRID_SINK="redis",
-                HYBRID_SINK_URL=redis_server.url, HYBRID_REDIS_STREAM=REDIS_STREAM,
-                HYBRID_SPILL_DIR=str(workdir / "spill-hybrid"))),
-            LEGACY: Pod(LEGACY, workdir / "legacy.log", build_env(
-                sim, "rest", **common, HYBRID_SINK="webhook", HYBRID_SINK_URL=receiver.url,
-                HYBRID_SPILL_DIR=str(workdir / "spill-legacy"))),
-        }
+        self.workdir = workdir
+        self.pods: dict[str, Pod] = self.build_pods()
         self.sink_down = {HYBRID: False, LEGACY: False}
         self.placed: dict[str, list[str]] = defaultdict(list)
         self.trades = 0
@@ -148,6 +153,24 @@ class ChaosWalk:
             "redis-outage": self._redis_outage, "webhook-outage": self._webhook_outage,
         }
 
+    def sink_env(self, role: str, spill: Path) -> dict[str, str]:
+        """Where a process of ``role`` delivers: hybrid into Redis, legacy into the webhook
+        (each with its own spill directory)."""
+        if role == HYBRID:
+            return {"HYBRID_SINK": "redis", "HYBRID_SINK_URL": self.redis_server.url,
+                    "HYBRID_REDIS_STREAM": REDIS_STREAM, "HYBRID_SPILL_DIR": str(spill)}
+        return {"HYBRID_SINK": "webhook", "HYBRID_SINK_URL": self.receiver.url,
+                "HYBRID_SPILL_DIR": str(spill)}
+
+    def build_pods(self) -> dict[str, Pod]:
+        """One process per side, both applying ``ROUTING`` from a file."""
+        routing = self.workdir / "routing.json"
+        routing.write_text(ROUTING.to_json())
+        common = {"HYBRID_ROUTING_FILE": str(routing), **FAST}
+        return {role: Pod(role, self.workdir / f"{role}.log", build_env(
+            self.sim, mode, **common, **self.sink_env(role, self.workdir / f"spill-{role}")))
+            for role, mode in ((HYBRID, "cutover"), (LEGACY, "rest"))}
+
     # -- background activity ----------------------------------------------------------------
     async def trader(self, stop: asyncio.Event) -> None:
         """Market orders round the symbols for as long as the walk runs: 1 or 2 minimum
@@ -157,12 +180,15 @@ class ChaosWalk:
             self.trades += 1
             await sleep_unless(stop, self.config.trade_interval_s)
 
+    async def sample(self) -> Sample:
+        """Readiness of each process now (its forwarding is fixed: ``owner_of``)."""
+        at = time.time() * 1000
+        ready = await asyncio.gather(*(p.ready(self.http) for p in self.pods.values()))
+        return Sample(at, dict(zip(self.pods, ready, strict=True)), dict(self.sink_down))
+
     async def sampler(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            at = time.time() * 1000
-            ready = await asyncio.gather(*(p.ready(self.http) for p in self.pods.values()))
-            self.samples.append(Sample(at, dict(zip(self.pods, ready, strict=True)),
-                                       dict(self.sink_down)))
+            self.samples.append(await self.sample())
             await sleep_unless(stop, SAMPLE_INTERVAL_S)
 
     # -- faults -----------------------------------------------------------------------------
@@ -211,13 +237,21 @@ class ChaosWalk:
         await asyncio.sleep(seconds)
         record.detail = f"{seconds} s"
 
-    def _kill(self, name: str) -> Callable[[FaultRecord], Awaitable[None]]:
+    def _kill(self, role: str) -> Callable[[FaultRecord], Awaitable[None]]:
         async def fault(record: FaultRecord) -> None:
+            live = sorted((p for p in self.pods.values() if p.role == role and p.proc),
+                          key=lambda p: p.name)
+            if not live:
+                record.detail = f"no {role} process"
+                return
+            pod = live[0] if len(live) == 1 else self.rng.choice(live)
             delay = self._span(self.config.kubelet_delay_s)
-            self.pods[name].kill9()
+            pod.kill9()
             await asyncio.sleep(delay)  # the kubelet's restart delay
-            self.pods[name].start()
-            record.detail = f"restarted after {delay} s"
+            if self.pods.get(pod.name) is pod:  # its Pod may have gone meanwhile
+                pod.start()
+            record.detail = f"restarted after {delay} s" if pod.name == role else \
+                f"{pod.name} restarted after {delay} s"
         return fault
 
     async def _redis_outage(self, record: FaultRecord) -> None:
@@ -240,8 +274,14 @@ class ChaosWalk:
 
     # -- observation ------------------------------------------------------------------------
     async def redis_events(self) -> list[dict[str, Any]]:
-        return [json.loads(fields[b"event"])
-                for _, fields in await self.redis.xrange(REDIS_STREAM)]
+        """Everything in the Redis stream, read in pages: one XRANGE of ~20 000 entries on a
+        loaded machine outlasts the client's 2 s socket timeout."""
+        events: list[dict[str, Any]] = []
+        start = "-"
+        while page := await self.redis.xrange(REDIS_STREAM, min=start, count=REDIS_PAGE):
+            events += [json.loads(fields[b"event"]) for _, fields in page]
+            start = "(" + page[-1][0].decode()  # exclusive: after the last one read
+        return events
 
     async def fresh_ms(self) -> dict[str, float]:
         """Per side, the exchange time of the newest fact its sink holds that proves its
@@ -254,8 +294,13 @@ class ChaosWalk:
         legacy = float(self.receiver.events[-1]["emitTime"]) if self.receiver.events else 0.0
         return {HYBRID: hybrid, LEGACY: legacy}
 
+    async def forwarding_sides(self) -> set[str]:
+        """The sides whose sinks must show a fresh fact for the system to have recovered."""
+        return {HYBRID, LEGACY}
+
     async def recovered(self, since_ms: float) -> bool:
-        """Every process ready and each side's sink holds a fact newer than ``since_ms``."""
+        """Every process ready and the sink of each side that forwards anything holds a
+        fact newer than ``since_ms``."""
         ready = await asyncio.gather(*(p.ready(self.http) for p in self.pods.values()))
         if not all(ready):
             return False
@@ -263,7 +308,7 @@ class ChaosWalk:
             fresh = await self.fresh_ms()
         except aioredis.RedisError:
             return False
-        return all(at > since_ms for at in fresh.values())
+        return all(fresh[side] > since_ms for side in await self.forwarding_sides())
 
     async def wait_recovered(self, since_ms: float, within_s: float) -> float | None:
         deadline = time.monotonic() + within_s
@@ -284,8 +329,13 @@ class ChaosWalk:
                 pod.start()
 
     # -- the walk ---------------------------------------------------------------------------
+    async def where(self) -> str:
+        """Where the system stood when a fault hit (nothing to tell at the stream level)."""
+        return ""
+
     async def inject(self, kind: str, progress: Callable[[str], None]) -> FaultRecord:
-        record = FaultRecord(kind, time.time() * 1000)
+        where = await self.where()
+        record = FaultRecord(kind, time.time() * 1000, where=where)
         await self.faults[kind](record)
         record.end_ms = time.time() * 1000
         record.recovered_ms = await self.wait_recovered(record.end_ms,
@@ -294,7 +344,8 @@ class ChaosWalk:
             self.heal()
             await self.wait_recovered(time.time() * 1000, self.config.recover_within_s)
         shown = "NOT RECOVERED" if record.recover_s is None else f"{record.recover_s:.1f} s"
-        progress(f"{kind:<18} {record.detail:<28} recovered in {shown}")
+        progress(f"{kind:<18} {where + ' ' if where else ''}{record.detail:<28} "
+                 f"recovered in {shown}")
         return record
 
     def lost_so_far(self, delivered: list[dict[str, Any]]) -> int:
@@ -305,6 +356,22 @@ class ChaosWalk:
                    if self.owner_of[symbol] == HYBRID for oid in ids
                    for kind in ("order", "execution"))
 
+    async def begin(self) -> None:
+        """Bring the stream processes up."""
+        for pod in self.pods.values():
+            pod.start()
+
+    def activities(self, stop: asyncio.Event) -> list[Awaitable[None]]:
+        """What runs for the whole walk, until ``stop``."""
+        return [self.trader(stop)]
+
+    async def conclude(self, progress: Callable[[str], None]) -> None:
+        """After the last fault, before the background activity stops."""
+
+    def fill(self, record: WalkRecord) -> None:
+        """What a walk adds to ``record`` beyond the common figures."""
+        record.owner_of = dict(self.owner_of)
+
     async def run(self, kinds: list[str], budget_s: float, record: WalkRecord,
                   progress: Callable[[str], None]) -> None:
         """Start the pods, wait until serving, inject ``kinds`` in order (stopping early when
@@ -313,16 +380,15 @@ class ChaosWalk:
         for symbol in self.symbols:  # every symbol open from the start
             self.sim.control.open_position(KEY, symbol, "Buy",
                                            self.sim.market.instruments[symbol].min_qty)
-        for pod in self.pods.values():
-            pod.start()
+        await self.begin()
         stop = asyncio.Event()
-        background = [asyncio.create_task(self.trader(stop))]
+        background = [asyncio.create_task(a) for a in self.activities(stop)]
         try:
             if await self.wait_recovered(time.time() * 1000, 60) is None:
                 raise RuntimeError("the stream processes never served: see their logs")
             # Coverage is measured from the moment both sides served (start-up is not a gap).
             background.append(asyncio.create_task(self.sampler(stop)))
-            progress(f"serving: hybrid owns {self.owned(HYBRID)}, legacy {self.owned(LEGACY)}")
+            progress(await self.serving())
             for n, kind in enumerate(kinds, 1):
                 if time.monotonic() - started > budget_s:
                     progress(f"budget of {budget_s:.0f} s spent after {n - 1} faults")
@@ -330,27 +396,34 @@ class ChaosWalk:
                 record.faults.append(await self.inject(kind, lambda line, n=n: progress(
                     f"[{n}/{len(kinds)}] {line}")))
                 await asyncio.sleep(self._span(self.config.pause_s))
+            await self.conclude(progress)
         finally:
             stop.set()
             await asyncio.gather(*background)
         deadline = time.monotonic() + self.config.settle_within_s
         while time.monotonic() < deadline:  # late deliveries (a drained spill) count
-            delivered = await self.redis_events() + list(self.receiver.events)
+            sinks = [await self.redis_events(), list(self.receiver.events)]
+            delivered = sinks[0] + sinks[1]
             if not self.lost_so_far(delivered) and not assess_journal(
-                    self.sim, delivered) and await self.recovered(0):
+                    self.sim, delivered, sinks) and await self.recovered(0):
                 record.settled = True
                 break
             await asyncio.sleep(1)
-        record.delivered = await self.redis_events() + list(self.receiver.events)
+        record.sinks = [await self.redis_events(), list(self.receiver.events)]
+        record.delivered = record.sinks[0] + record.sinks[1]
         account = self.sim.engine.accounts[KEY]
         record.executions = list(account.executions)
         record.orders = list(account.orders.values())
         record.journal = self.sim.control.journal_entries(KEY)
-        record.owner_of = dict(self.owner_of)
+        self.fill(record)
         record.samples = list(self.samples)
         record.orders_placed = self.trades + len(self.symbols)
         record.starts = {name: pod.starts for name, pod in self.pods.items()}
         record.seconds = time.monotonic() - started
+
+    async def serving(self) -> str:
+        """What serves, once everything first does (a progress line)."""
+        return f"serving: hybrid owns {self.owned(HYBRID)}, legacy {self.owned(LEGACY)}"
 
     def owned(self, side: str) -> list[str]:
         return [s for s, owner in self.owner_of.items() if owner == side]
@@ -370,17 +443,19 @@ def draw_faults(rng: random.Random, count: int, kinds: list[str],
 
 
 @asynccontextmanager
-async def chaos_system(workdir: Path, config: WalkConfig,
-                       rng: random.Random) -> AsyncIterator[ChaosWalk]:
-    """Simulator, Redis (durable, as production's), webhook receiver and the walk; every
-    process started here is stopped on exit."""
+async def chaos_system(workdir: Path, config: WalkConfig, rng: random.Random,
+                       make: Callable[..., ChaosWalk] | None = None) -> AsyncIterator[ChaosWalk]:
+    """Simulator, Redis (durable, as production's), webhook receiver and the walk (``make``:
+    a ``ChaosWalk`` subclass, or a partial of one); every process started here is stopped
+    on exit."""
     await asyncio.to_thread((workdir / "redis").mkdir, parents=True, exist_ok=True)
     redis_server = RedisServer(workdir / "redis", durable=True)
     redis_server.start()
     try:
         async with WebhookReceiver() as receiver, \
                 running_simulator(symbols=config.symbols) as sim:
-            walk = ChaosWalk(sim, redis_server, receiver, workdir, config=config, rng=rng)
+            walk = (make or ChaosWalk)(sim, redis_server, receiver, workdir, config=config,
+                                       rng=rng)
             try:
                 yield walk
             finally:

@@ -12,19 +12,21 @@ from hybridstream.simulator.app import Simulator
 from .harness import KEY
 
 
-def assess_journal(sim: Simulator, events: list[dict[str, Any]]) -> list[str]:
+def assess_journal(sim: Simulator, events: list[dict[str, Any]],
+                   streams: list[list[dict[str, Any]]] | None = None) -> list[str]:
     """Problems found (empty = consistent):
 
     * every emitted position ``seq`` exists in the journal for that position (none invented);
-    * per position, emitted ``seq`` never goes backwards;
+    * per position, emitted ``seq`` never goes backwards within one delivery order
+      (``streams``: one per sink, each in its own order; default: ``events`` as one);
     * per position, the newest journal ``seq`` was emitted (nothing final was lost; earlier
       updates may be superseded by a REST re-seed after a disconnect or coalesced).
     """
-    return assess_journal_entries(sim.control.journal_entries(KEY), events)
+    return assess_journal_entries(sim.control.journal_entries(KEY), events, streams)
 
 
-def assess_journal_entries(entries: list[dict[str, Any]],
-                           events: list[dict[str, Any]]) -> list[str]:
+def assess_journal_entries(entries: list[dict[str, Any]], events: list[dict[str, Any]],
+                           streams: list[list[dict[str, Any]]] | None = None) -> list[str]:
     """:func:`assess_journal` on journal entries already read (``journal_entries(KEY)``)."""
     journal: dict[tuple[str, int], list[int]] = defaultdict(list)
     for entry in entries:
@@ -38,8 +40,13 @@ def assess_journal_entries(entries: list[dict[str, Any]],
         invented = set(seqs) - set(journal.get(key, []))
         if invented:
             problems.append(f"{key}: seqs {sorted(invented)} not in the journal")
-        if any(b < a for a, b in itertools.pairwise(seqs)):
-            problems.append(f"{key}: seq went backwards: {seqs}")
+    for stream in streams if streams is not None else [events]:
+        ordered: dict[tuple[str, int], list[int]] = defaultdict(list)
+        for e in stream:
+            if e["type"].startswith("position."):
+                ordered[(e["symbol"], int(e["data"]["positionIdx"]))].append(int(e["seq"]))
+        problems += [f"{key}: seq went backwards: {seqs}" for key, seqs in ordered.items()
+                     if any(b < a for a, b in itertools.pairwise(seqs))]
     for key, seqs in journal.items():
         if max(seqs) not in emitted.get(key, []):
             problems.append(f"{key}: newest seq {max(seqs)} never emitted ({emitted.get(key)})")

@@ -4,16 +4,20 @@ the operator gates the handover on (docs/CONTRACTS.md)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+from collections import defaultdict
 
 import pytest
 from hybridstream.contract import ACK_ANNOTATION, CONFIGMAP_KEY
 from hybridstream.routing import RoutingDocument
 from hybridstream.simulator.app import running_simulator
 
-from tests.plugins.cluster import Cluster
+from tests.plugins.cluster import Cluster, dedicated_cluster
 
 from .harness import build_settings, eventually, running_stream
+from .journal_checks import trade
 
 CONFIGMAP = "demo-routing"
 POD = "stream-hybrid-0"
@@ -65,3 +69,62 @@ async def test_configmap_watch_switches_mode_live_and_acks_on_the_pod(
             await eventually(lambda: service.pipeline.doc.generation == 4, "generation 4")
             await eventually(lambda: ack_of(cluster, namespace) == "4", "ack 4 on the pod")
             assert service.hybrid.mode.value == "production"
+
+
+async def test_the_watch_survives_a_kube_apiserver_crash(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGKILLed mid-watch, the kube-apiserver cuts the chunked response (aiohttp's
+    ClientPayloadError): the watch re-lists once it is back, so a document published after
+    the restart is applied and acked (found by the operator-level chaos suite, where it
+    stalled a rollout for good). Its own control plane: the shared one is not restarted."""
+    with dedicated_cluster(f"hs-watch-{os.getpid()}") as cluster:
+        monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
+        monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+        cluster.apply(pod(), namespace="default")
+        cluster.apply(configmap(RoutingDocument(generation=1, hybridMode="canary")),
+                      namespace="default")
+        async with running_simulator(symbols=3) as sim:
+            settings = build_settings(sim, HYBRID_MODE="canary",
+                                      HYBRID_ROUTING_CONFIGMAP=CONFIGMAP, POD_NAME=POD,
+                                      POD_NAMESPACE="default")
+            async with running_stream(settings) as (service, _):
+                await eventually(lambda: ack_of(cluster, "default") == "1", "ack 1 on the pod")
+                await asyncio.to_thread(cluster.kill_apiserver)
+                await asyncio.sleep(1)
+                await asyncio.to_thread(cluster.start_apiserver)
+                cluster.apply(configmap(RoutingDocument(generation=2, hybridMode="cutover",
+                                                        hybridHigh=50, legacyLow=50)),
+                              namespace="default")
+                await eventually(lambda: service.pipeline.doc.generation == 2, "generation 2")
+                await eventually(lambda: ack_of(cluster, "default") == "2", "ack 2 on the pod")
+
+
+async def test_a_restarted_hybrid_pod_delivers_the_fills_of_its_downtime(
+        cluster: Cluster, namespace: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fills made while no hybrid process ran (a pod restarting mid-Cutover) come back
+    through its one-minute look-back, forwarded under the routing ConfigMap's document, not
+    the stand-alone one a process starts with (which forwards nothing for hybrid): the
+    hybrid side waits for its first document, here read a while after the start (found by
+    the operator-level chaos suite: a look-back that won the race against the ConfigMap
+    read dropped the downtime's fills)."""
+    monkeypatch.setenv("KUBECONFIG", str(cluster.kubeconfig))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    cluster.apply(pod(), namespace=namespace)
+    async with running_simulator(symbols=3) as sim:
+        placed: dict[str, list[str]] = defaultdict(list)
+        trade(sim, placed, sorted(sim.market.instruments), 6)  # the "downtime"
+        wanted = {oid for ids in placed.values() for oid in ids}
+        settings = build_settings(sim, HYBRID_MODE="canary", HYBRID_ROUTING_CONFIGMAP=CONFIGMAP,
+                                  POD_NAME=POD, POD_NAMESPACE=namespace)
+        async with running_stream(settings) as (service, buffer):
+            await asyncio.sleep(1.5)  # the document is not readable yet
+            cluster.apply(configmap(RoutingDocument(generation=3, hybridMode="cutover",
+                                                    hybridHigh=100, legacyLow=100)),
+                          namespace=namespace)
+
+            def executions() -> set[str]:
+                return {e["data"]["orderId"] for e in buffer.events()
+                        if e["type"] == "execution"}
+            await eventually(lambda: service.pipeline.doc.generation == 3, "generation 3")
+            await eventually(lambda: wanted <= executions(), "the downtime's fills delivered",
+                             within=15)

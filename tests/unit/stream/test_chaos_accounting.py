@@ -1,6 +1,7 @@
 """The chaos suite's accounting (tests/integration/stream/chaos_accounting.py) on made-up
 records: it must see a lost fill, count repeats, show that the de-duplicator removes them
-without dropping a real fact, and measure coverage episodes against the watchdog bound."""
+without dropping a real fact, and measure coverage episodes against the watchdog bound;
+in an operator walk, with forwarders and hybrid's symbols changing over time."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from tests.integration.stream.chaos_accounting import (
     WalkRecord,
     assess,
     coverage,
+    owned_at,
+    uncured,
     window_of,
 )
 
@@ -98,3 +101,48 @@ def test_coverage_counts_episodes_beyond_the_bound_and_sets_sink_outages_apart()
     assert cover.sink_down_s == {BASELINE: 10.0}
     assert cover.blind_s == {BASELINE: 23.0}  # forwarded until 14.5 s, + 2 s of grace
     assert cover.worst_episode_s == 30.0
+    assert cover.beyond_episodes == [("AAA", 10_000.0, 30.0)]
+
+
+def test_an_operator_walk_covers_a_symbol_by_whoever_forwards_it_at_the_sample() -> None:
+    # AAA moves from legacy pod L to hybrid pod H at 10 s; H dies at 20 s for 25 s while
+    # its routing still says AAA: uncovered, 5 s past a 20 s bound, unless the watchdog
+    # acted in that episode.
+    samples = []
+    for i in range(100):  # 50 s
+        at = i * 500.0
+        forwards = {"AAA": ("L",) if at < 10_000 else ("H",)}
+        samples.append(Sample(at, {"L": True, "H": not 20_000 <= at < 45_000},
+                              {"L": False, "H": False}, forwards))
+    cover = coverage(samples, {"AAA": ""}, [], {}, bound_s=20)
+    assert cover.uncovered_s == {BASELINE: 25.0}
+    assert cover.beyond_bound_s == {BASELINE: 5.0}
+    assert cover.beyond_episodes == [("AAA", 20_000.0, 25.0)]
+    assert uncured(cover.beyond_episodes, [], 20) == cover.beyond_episodes
+    rollback = [("RolloutAborted", 40_200.0, "50 buckets had no forwarder for 20s")]
+    assert uncured(cover.beyond_episodes, rollback, 20) == []
+    too_late = [("RolloutAborted", 51_000.0, "")]  # after the episode ended (+5 s slack)
+    assert uncured(cover.beyond_episodes, too_late, 20) == cover.beyond_episodes
+
+
+def test_facts_count_while_hybrid_forwards_their_symbol_but_not_around_a_handover() -> None:
+    timeline = [(0.0, frozenset()), (10_000.0, frozenset({"AAA"})), (30_000.0, frozenset())]
+    assert not owned_at(timeline, "AAA", 5_000)  # legacy's: it forwards no orders
+    assert not owned_at(timeline, "AAA", 10_500)  # too close to the change
+    assert owned_at(timeline, "AAA", 20_000)
+    assert not owned_at(timeline, "AAA", 29_500)  # too close to giving it back
+    assert not owned_at(timeline, "ZZZ", 20_000)
+    rec = WalkRecord(seed=1, executions=[{"execId": "e1", "symbol": "AAA", "execTime": "5000"},
+                                         {"execId": "e2", "symbol": "AAA", "execTime": "20000"}],
+                     owner_of={"AAA": "legacy"}, hybrid_owned=timeline)
+    assert list(assess(rec).lost) == [("execution", "e2")]  # the timeline decides, not owner_of
+
+
+def test_a_position_moving_between_sinks_goes_backwards_only_across_them() -> None:
+    redis = [position("AAA", 7, 3_000), position("AAA", 8, 4_000)]  # hybrid, after the move
+    webhook = [position("AAA", 5, 1_000), position("AAA", 6, 2_000)]  # legacy, before
+    rec = WalkRecord(seed=1, delivered=redis + webhook, sinks=[redis, webhook],
+                     journal=[{"symbol": "AAA", "position_idx": 0, "seq": s} for s in (5, 6, 7, 8)])
+    assert not assess(rec).position_problems
+    rec.sinks = [redis[::-1], webhook]  # within one sink it still may not
+    assert assess(rec).position_problems == ["('AAA', 0): seq went backwards: [8, 7]"]
