@@ -103,13 +103,13 @@ main() {
   wait_phase Production '[[ -n "$(k -n "$NS" get hsr "$ROLLOUT" -o jsonpath="{.status.legacyRetiredAt}")" ]]'
   stop_watch
   step "rollout 1 reached Production; legacy retired (replicas: $(k -n "$NS" get deploy "$ROLLOUT-legacy" -o jsonpath='{.spec.replicas}'))"
-  k -n "$NS" logs "deploy/$ROLLOUT-hybrid" --tail=3 | cut -c1-160 >&2
+  k -n "$NS" logs "deploy/$ROLLOUT-hybrid-1" --tail=3 | cut -c1-160 >&2
 
   step "rollout 2: the same rollout again, with a fault injected mid-cutover"
   k -n "$NS" delete hsr "$ROLLOUT" --timeout=90s >&2
-  k -n "$NS" wait --for=delete "deployment/$ROLLOUT-legacy" "deployment/$ROLLOUT-hybrid" --timeout=90s >&2 || true
+  k -n "$NS" wait --for=delete "deployment/$ROLLOUT-legacy" "deployment/$ROLLOUT-hybrid-1" --timeout=90s >&2 || true
   # a long first cutover step, so the fault lands while 50 % is on hybrid
-  apply_rollout sed 's/- {percent: 50, pause: {duration: 15s}}/- {percent: 50, pause: {duration: 5m}}/'
+  apply_rollout sed 's/- {percent: 50, pause: {duration: 35s}}/- {percent: 50, pause: {duration: 5m}}/'
   start_watch
   wait_phase Cutover '[[ -n "$(k -n "$NS" get hsr "$ROLLOUT" -o jsonpath="{.status.stepStartedAt}")" ]]'
   step "injecting the fault: simulator drops every private socket and rejects re-auth"

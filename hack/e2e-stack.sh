@@ -2,8 +2,9 @@
 # The e2e/demo stack, shared by tests/e2e (fixtures) and hack/demo.sh:
 #   e2e-stack.sh images        kind cluster up, our stream/operator images and the Prometheus
 #                              and Alertmanager images built and `kind load`ed; prints
-#                              KUBECONFIG=, KUBECTL=, HELM=, STREAM_IMAGE=, OPERATOR_IMAGE=,
-#                              PROMETHEUS_IMAGE=, ALERTMANAGER_IMAGE=
+#                              KUBECONFIG=, KUBECTL=, HELM=, STREAM_IMAGE=, STREAM_IMAGE_V2=
+#                              (the same code with another version label, a second revision),
+#                              OPERATOR_IMAGE=, PROMETHEUS_IMAGE=, ALERTMANAGER_IMAGE=
 #   e2e-stack.sh render FILE.. an example's manifests with the loaded images (env NAMESPACE)
 #   e2e-stack.sh deploy NS     in namespace NS: the simulator and Prometheus with the chart's
 #                              alerting rules (examples/04-local-simulator; env
@@ -25,12 +26,14 @@ images() {
   import_vars < <(bash "$HACK_DIR/images/build.sh")
   import_vars < <(bash "$HACK_DIR/images/monitoring.sh")
   local helm; helm=$(bash "$HACK_DIR/build-kube.sh" helm | sed -n 's/^HELM_BIN=//p')
-  with_progress "kind load (stream, operator, prometheus, alertmanager images)" \
-    bash "$HACK_DIR/kind.sh" load "$STREAM_IMAGE" "$OPERATOR_IMAGE" "$PROMETHEUS_IMAGE" "$ALERTMANAGER_IMAGE"
+  with_progress "kind load (stream v1 and v2, operator, prometheus, alertmanager images)" \
+    bash "$HACK_DIR/kind.sh" load "$STREAM_IMAGE" "$STREAM_IMAGE_V2" "$OPERATOR_IMAGE" \
+      "$PROMETHEUS_IMAGE" "$ALERTMANAGER_IMAGE"
   echo "KUBECONFIG=$KUBECONFIG"
   echo "KUBECTL=$KUBECTL"
   echo "HELM=$helm/helm"
   echo "STREAM_IMAGE=$STREAM_IMAGE"
+  echo "STREAM_IMAGE_V2=$STREAM_IMAGE_V2"
   echo "OPERATOR_IMAGE=$OPERATOR_IMAGE"
   echo "PROMETHEUS_IMAGE=$PROMETHEUS_IMAGE"
   echo "ALERTMANAGER_IMAGE=$ALERTMANAGER_IMAGE"

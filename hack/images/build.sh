@@ -2,12 +2,14 @@
 # Builds our two images offline from the local Debian python base (hack/base-image.sh):
 #   hybridstream/stream:<version>-<key>    (./Dockerfile: stream + simulator)
 #   hybridstream/operator:<version>-<key>  (./Dockerfile.operator)
+#   hybridstream/stream:<version>-<key>-v2 (the stream image with another version label:
+#                                           the e2e revision walk needs a second image)
 # Containers here cannot reach PyPI, so the locked dependencies are built as wheels on the
 # host (cached per lock-file hash) and installed with --no-index inside the build. The tag
 # key hashes every input, so a warm run with unchanged sources builds nothing.
 # With HYBRIDSTREAM_STOCK_IMAGES=1 (users with internet) the base is the Dockerfile's public
 # python:3.11-slim and pip installs the lock file from PyPI inside the build instead.
-# Prints STREAM_IMAGE=... and OPERATOR_IMAGE=...
+# Prints STREAM_IMAGE=..., STREAM_IMAGE_V2=... and OPERATOR_IMAGE=...
 source "$(dirname "$(dirname "${BASH_SOURCE[0]}")")/lib.sh"
 cd "$REPO_DIR"
 
@@ -40,8 +42,9 @@ build_wheels() {
 # Earlier builds' tags (other source keys) only fill the disk; images a container still
 # uses stay (docker refuses to remove them).
 prune_old_tags() {
-  local repo="$1" keep="$2"
-  docker images --format '{{.Repository}}:{{.Tag}}' "$repo" | grep -vx "$repo:$keep" \
+  local repo="$1"; shift
+  local keep=() t; for t in "$@"; do keep+=(-e "$repo:$t"); done
+  docker images --format '{{.Repository}}:{{.Tag}}' "$repo" | grep -vxF "${keep[@]}" \
     | xargs -r docker rmi >/dev/null 2>&1 || true
 }
 
@@ -81,10 +84,16 @@ main() {
       -t "$operator" "$empty" >/dev/null
     rmdir "$empty"
   fi
-  prune_old_tags hybridstream/stream "$tag"
+  # Same code, same layers, only the OCI version label differs: a new revision to roll out.
+  if ! docker image inspect "$stream-v2" >/dev/null 2>&1; then
+    printf 'FROM %s\nLABEL org.opencontainers.image.version=v2\n' "$stream" \
+      | DOCKER_BUILDKIT=0 docker build -q -t "$stream-v2" - >/dev/null
+  fi
+  prune_old_tags hybridstream/stream "$tag" "$tag-v2"
   prune_old_tags hybridstream/operator "$tag"
   prune_dangling
   echo "STREAM_IMAGE=$stream"
+  echo "STREAM_IMAGE_V2=$stream-v2"
   echo "OPERATOR_IMAGE=$operator"
 }
 main "$@"

@@ -73,6 +73,7 @@ def stack(cluster: Cluster) -> Stack:
     (hack/e2e-stack.sh images)."""
     built = run_hack("e2e-stack.sh", "images")
     return Stack(cluster=cluster, helm=Path(built["HELM"]), stream_image=built["STREAM_IMAGE"],
+                 stream_image_v2=built["STREAM_IMAGE_V2"],
                  operator_image=built["OPERATOR_IMAGE"],
                  prometheus_image=built["PROMETHEUS_IMAGE"],
                  alertmanager_image=built["ALERTMANAGER_IMAGE"])

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from hybridstream.contract import ACK_ANNOTATION
 from hybridstream.simulator.admin_client import AdminClient
 
 from tests.plugins.cluster import Cluster
@@ -43,6 +44,8 @@ class Stack:
     cluster: Cluster
     helm: Path
     stream_image: str
+    # the same code with another version label: a second revision to roll out
+    stream_image_v2: str
     operator_image: str
     prometheus_image: str
     alertmanager_image: str
@@ -74,6 +77,27 @@ def build_rollout(image: str, name: str = ROLLOUT, **steps: Any) -> dict[str, An
 def rollout_status(cluster: Cluster, namespace: str) -> dict[str, Any]:
     """``status`` of the rollout ({} before the operator wrote one)."""
     return cluster.get_json("hsr", ROLLOUT, "-n", namespace).get("status") or {}
+
+
+def routing_document(cluster: Cluster, namespace: str) -> dict[str, Any]:
+    """The routing document the operator published (the ConfigMap is the truth)."""
+    cm = cluster.get_json("configmap", f"{ROLLOUT}-routing", "-n", namespace)
+    return json.loads(cm["data"]["routing.json"])
+
+
+def stream_pods(cluster: Cluster, namespace: str, selector: str) -> list[dict[str, Any]]:
+    """The rollout's live stream pods matching ``selector`` (e.g. a role or a revision)."""
+    pods = cluster.get_json("pods", "-n", namespace, "-l",
+                            f"{STREAM_SELECTOR},{selector}")["items"]
+    return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+
+
+def acked(cluster: Cluster, namespace: str, selector: str, generation: int) -> bool:
+    """Every live pod matching ``selector`` (at least one) acknowledged ``generation``."""
+    pods = stream_pods(cluster, namespace, selector)
+    return bool(pods) and all(
+        int(p["metadata"].get("annotations", {}).get(ACK_ANNOTATION, "-1")) >= generation
+        for p in pods)
 
 
 def diagnostics(cluster: Cluster, namespace: str, release: str) -> str:
@@ -168,6 +192,7 @@ class Event:
     """One forwarded event as a stream pod's jsonl sink printed it."""
 
     role: str  # the pod's hybridstream.io/role: legacy | hybrid
+    revision: str  # the pod's hybridstream.io/revision ("0" is legacy)
     pod: str
     at: float  # emitTime, unix seconds
     symbol: str
@@ -175,7 +200,7 @@ class Event:
     type: str
 
 
-def parse_events(role: str, pod: str, text: str) -> list[Event]:
+def parse_events(role: str, revision: str, pod: str, text: str) -> list[Event]:
     """The sink's JSON lines in a pod log (other log lines are skipped)."""
     events = []
     for line in text.splitlines():
@@ -186,8 +211,8 @@ def parse_events(role: str, pod: str, text: str) -> list[Event]:
         except ValueError:
             continue
         if isinstance(doc, dict) and "emitTime" in doc and "source" in doc:
-            events.append(Event(role, pod, float(doc["emitTime"]) / 1000, doc.get("symbol", ""),
-                                doc["source"], doc.get("type", "")))
+            events.append(Event(role, revision, pod, float(doc["emitTime"]) / 1000,
+                                doc.get("symbol", ""), doc["source"], doc.get("type", "")))
     return events
 
 
@@ -197,7 +222,7 @@ class LogFollower:
 
     def __init__(self, cluster: Cluster, namespace: str, workdir: Path) -> None:
         self.cluster, self.namespace, self.workdir = cluster, namespace, workdir
-        self._procs: dict[str, tuple[str, subprocess.Popen[bytes]]] = {}
+        self._procs: dict[str, tuple[str, str, subprocess.Popen[bytes]]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -208,7 +233,7 @@ class LogFollower:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
-        for _, proc in self._procs.values():
+        for *_, proc in self._procs.values():
             proc.terminate()
             proc.wait(timeout=10)
 
@@ -221,9 +246,11 @@ class LogFollower:
                               for s in pod.get("status", {}).get("containerStatuses", []))
                 if name in self._procs or not running:
                     continue
-                role = pod["metadata"]["labels"].get("hybridstream.io/role", "?")
+                labels = pod["metadata"]["labels"]
+                role = labels.get("hybridstream.io/role", "?")
+                revision = labels.get("hybridstream.io/revision", "?")
                 with (self.workdir / f"{name}.log").open("wb") as out:
-                    self._procs[name] = (role, subprocess.Popen(
+                    self._procs[name] = (role, revision, subprocess.Popen(
                         [str(self.cluster.kubectl_bin), "--kubeconfig",
                          str(self.cluster.kubeconfig), "logs", "-f", "-n", self.namespace,
                          name], stdout=out, stderr=subprocess.DEVNULL))
@@ -231,11 +258,11 @@ class LogFollower:
     def events(self) -> list[Event]:
         """Every forwarded event followed so far, in emit order."""
         found = []
-        for name, (role, _) in list(self._procs.items()):
+        for name, (role, revision, _) in list(self._procs.items()):
             text = (self.workdir / f"{name}.log").read_text(errors="replace")
-            found += parse_events(role, name, text)
+            found += parse_events(role, revision, name, text)
         return sorted(found, key=lambda e: e.at)
 
     def pods(self) -> dict[str, str]:
         """Followed pod name → role."""
-        return {name: role for name, (role, _) in self._procs.items()}
+        return {name: role for name, (role, *_) in self._procs.items()}

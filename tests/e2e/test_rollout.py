@@ -20,68 +20,38 @@ events to forward; every stream pod's jsonl sink (stdout) is followed for the wh
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-from hybridstream.contract import ACK_ANNOTATION
 from hybridstream.routing import bucket_of
 
-from tests.e2e.coverage import build_gaps, build_sources
+from tests.e2e.coverage import assert_covered, build_sources
 from tests.e2e.stack import (
     ROLLOUT,
     SIM_PORT,
-    STREAM_SELECTOR,
     SYMBOLS,
     LogFollower,
     PhaseRecorder,
     Stack,
+    acked,
     admin,
     build_rollout,
     open_positions,
     port_forward,
+    routing_document,
+    stream_pods,
     wait_until,
 )
 from tests.plugins.cluster import Cluster
 
-# Longest stretch a consumer may see no event for an open symbol: REST polls every second
-# and tickers push twice a second, so only a handover or the fault's detection and
-# rollback (4 s limit + 2 s scrape + 2 s analysis + acks) can open a gap.
-COVERAGE_WINDOW = 30.0
-
-
-def routing_document(cluster: Cluster, namespace: str) -> dict[str, Any]:
-    """The routing document the operator published (the ConfigMap is the truth)."""
-    cm = cluster.get_json("configmap", f"{ROLLOUT}-routing", "-n", namespace)
-    return json.loads(cm["data"]["routing.json"])
-
+LEGACY, HYBRID = "hybridstream.io/role=legacy", "hybridstream.io/role=hybrid"
 
 def production_routing(cluster: Cluster, namespace: str) -> dict[str, Any] | None:
     """The routing document once it is production's, else None."""
     doc = routing_document(cluster, namespace)
     return doc if doc["hybridMode"] == "production" else None
-
-
-def stream_pods(cluster: Cluster, namespace: str, role: str) -> list[dict[str, Any]]:
-    pods = cluster.get_json("pods", "-n", namespace, "-l",
-                            f"{STREAM_SELECTOR},hybridstream.io/role={role}")["items"]
-    return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
-
-
-def acked(cluster: Cluster, namespace: str, role: str, generation: int) -> bool:
-    pods = stream_pods(cluster, namespace, role)
-    return bool(pods) and all(
-        int(p["metadata"].get("annotations", {}).get(ACK_ANNOTATION, "-1")) >= generation
-        for p in pods)
-
-
-def assert_covered(events: list[Any], start: float, end: float) -> None:
-    gaps = build_gaps(events, SYMBOLS, start, end)
-    uncovered = {s: round(g, 1) for s, g in gaps.items() if g > COVERAGE_WINDOW}
-    assert not uncovered, (f"symbols without a forwarded event for longer than "
-                           f"{COVERAGE_WINDOW} s (longest gap per symbol): {uncovered}")
 
 
 def test_rollout_walks_to_production_with_every_symbol_forwarded(
@@ -101,10 +71,10 @@ def test_rollout_walks_to_production_with_every_symbol_forwarded(
         doc = wait_until(stack, ns, lambda: production_routing(cluster, ns),
                          "production routing")
         assert (doc["hybridHigh"], doc["legacyLow"]) == (100, 100), doc
-        wait_until(stack, ns, lambda: acked(cluster, ns, "hybrid", doc["generation"]),
+        wait_until(stack, ns, lambda: acked(cluster, ns, HYBRID, doc["generation"]),
                    f"hybrid pods to ack routing generation {doc['generation']}")
         wait_until(stack, ns, lambda: recorder.poll().get("legacyRetiredAt")
-                   and not stream_pods(cluster, ns, "legacy"), "legacy scaled to 0")
+                   and not stream_pods(cluster, ns, LEGACY), "legacy scaled to 0")
         legacy = cluster.get_json("deployment", f"{ROLLOUT}-legacy", "-n", ns)
         assert legacy["spec"]["replicas"] == 0, legacy["spec"]
         end = time.time()
@@ -149,7 +119,7 @@ def test_fault_mid_cutover_rolls_back_with_every_symbol_covered(
                    "phase RolledBack")
         status = recorder.poll()
         doc = routing_document(cluster, ns)
-        wait_until(stack, ns, lambda: acked(cluster, ns, "legacy", doc["generation"]),
+        wait_until(stack, ns, lambda: acked(cluster, ns, LEGACY, doc["generation"]),
                    f"legacy pods to ack routing generation {doc['generation']}")
         end = time.time()
         events = logs.events()
