@@ -14,7 +14,7 @@ async def test_bench_reports_sane_figures_for_five_rollouts(cluster, operator_cr
     bench = Bench(cluster.kubeconfig, cluster.kubectl_bin, window=3, samples=2,
                   workdir=tmp_path)
     [figures] = await run(bench, [5], baseline=None)
-    assert (figures.label, figures.n) == ("this", 5)
+    assert (figures.label, figures.n, figures.adopted) == ("this", 5, 5)
     assert 0 < figures.adopt_s < 600
     assert figures.background_rps > 0 and figures.api_rps + figures.background_rps > 0
     assert 0 < figures.cpu_pct < 100 * 64 and 10 < figures.rss_mib < 4096
