@@ -1,7 +1,9 @@
 """Operator scale bench: N rollouts (replicas 1/1, kwok pods, no Prometheus) held in Canary
 by one real operator process on the kwok control plane (hack/cluster), measuring
 
-- adoption: operator start → every rollout in Canary with its step started (pods acked);
+- adoption: operator start → every rollout out of Pending (its Deployments made, routing
+  published, Canary started; a rollout the coverage watchdog pauses under a slow acker
+  counts as adopted too);
 - steady API load: kube-apiserver's own ``apiserver_request_total`` delta over a window with
   nothing but the operator acting, minus the same window's background measured before the
   operator started (controller-manager, kwok, leases);
@@ -214,15 +216,23 @@ class Bench:
                 nonlocal adopted
                 items = (await custom.list_namespaced_custom_object(
                     GROUP, VERSION, ns, PLURAL))["items"]
-                adopted = sum((o.get("status") or {}).get("phase") == "Canary"
-                              and bool(o["status"].get("stepStartedAt")) for o in items)
+                adopted = sum((o.get("status") or {}).get("phase", "Pending") != "Pending"
+                              for o in items)
                 return adopted == n
             with contextlib.suppress(TimeoutError):  # reported as "not within", not fatal
                 await poll(all_adopted, self.adopt_within, f"{n} adopted", every=0.5)
             adopt = time.monotonic() - started
-            acker.cancel()
             self.log(f"{label} N={n}: {adopted} adopted in {adopt:.1f} s")
-            await asyncio.sleep(min(5.0, self.window))  # let the last acks' passes settle
+
+            async def all_settled() -> bool:  # Canary step started (acked), or paused
+                items = (await custom.list_namespaced_custom_object(
+                    GROUP, VERSION, ns, PLURAL))["items"]
+                return all((o.get("status") or {}).get("stepStartedAt")
+                           or (o.get("status") or {}).get("phase") == "Paused" for o in items)
+            with contextlib.suppress(TimeoutError):
+                await poll(all_settled, self.adopt_within, f"{n} settled", every=1.0)
+            acker.cancel()
+            await asyncio.sleep(min(5.0, self.window))  # let the last acks' passes end
 
             t0, r0, c0 = time.monotonic(), await self.requests(), cpu_seconds(pid)
             await asyncio.sleep(self.window)
