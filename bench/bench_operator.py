@@ -309,8 +309,18 @@ class Bench:
                             GROUP, VERSION, ns, PLURAL, name, {"metadata": {"finalizers": []}},
                             _content_type="application/merge-patch+json")
             await asyncio.gather(*(release(o["metadata"]["name"]) for o in items))
+        core = client.CoreV1Api(api)
         with contextlib.suppress(ApiException):
-            await client.CoreV1Api(api).delete_namespace(ns)
+            await core.delete_namespace(ns)
+
+        async def gone() -> bool:  # its garbage collection must not load the next window
+            try:
+                await core.read_namespace(ns)
+            except ApiException as exc:
+                return exc.status == 404
+            return False
+        with contextlib.suppress(TimeoutError):
+            await poll(gone, self.adopt_within, f"namespace {ns} deleted", every=1.0)
 
 
 @contextlib.contextmanager
