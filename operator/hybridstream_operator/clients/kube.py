@@ -231,9 +231,19 @@ async def apply_manifest(kube: Kube, manifest: Manifest) -> None:
     """Server-side apply (idempotent; fields we do not set stay with their owners)."""
     group, method = _APPLIERS[manifest["kind"]]
     meta = manifest["metadata"]
-    await getattr(getattr(kube, group), method)(
-        meta["name"], meta["namespace"], manifest, field_manager=FIELD_MANAGER, force=True,
-        _content_type=APPLY)
+    apply = getattr(getattr(kube, group), method)
+    try:
+        await apply(meta["name"], meta["namespace"], manifest, field_manager=FIELD_MANAGER,
+                    force=True, _content_type=APPLY)
+    except ApiException as exc:
+        if exc.status != 422 or manifest["kind"] != "Service" or "clusterIP" not in str(exc.body):
+            raise
+        # An older operator made it with a ClusterIP, which is immutable: it keeps its
+        # virtual IP (replacing it would need delete on Services, which the operator does
+        # not hold) and takes every other field.
+        spec = {k: v for k, v in manifest["spec"].items() if k != "clusterIP"}
+        await apply(meta["name"], meta["namespace"], {**manifest, "spec": spec},
+                    field_manager=FIELD_MANAGER, force=True, _content_type=APPLY)
 
 
 async def patch_rollout_status(kube: Kube, namespace: str, name: str, resource_version: str,

@@ -1,5 +1,6 @@
 """The kopf wiring: settings chosen on purpose, one daemon per rollout that runs a
-reconcile pass every tick (or at once when woken), and the HTTP server's lifecycle.
+reconcile pass every tick (or at once when woken: by the webhook, or by a request appearing
+on the object in kopf's watch), and the HTTP server's lifecycle.
 
 Why a daemon and not ``@kopf.timer``: the webhook must be able to cut the wait short, and
 a daemon's loop can wait on an event; every pass still re-reads the object, so nothing
@@ -30,8 +31,10 @@ from hybridstream_operator.handlers.reconcile import (
 )
 from hybridstream_operator.handlers.webhook import build_app
 from hybridstream_operator.logic.conditions import RETRY_CAP_SECONDS, retry_delay
+from hybridstream_operator.logic.intents import parse_alerts, parse_intent, pending_request
 from hybridstream_operator.models.config import OperatorSettings
 from hybridstream_operator.models.spec import API_VERSION, PLURAL
+from hybridstream_operator.models.status import RolloutStatus
 
 log = logging.getLogger(__name__)
 #: Comma-separated namespaces the webhook may act in; empty for cluster-wide (set by the CLI).
@@ -106,3 +109,20 @@ async def hybridstreamrollout_reconcile(name: str, namespace: str, memo: kopf.Me
                 logger.info("reconcile recovered after %d failed passes", failures)
             failures, last_failure = 0, None
         await rt.wakeups.wait(namespace, name, retry_delay(failures, rt.interval))
+
+
+def has_pending_request(body: kopf.Body, meta: kopf.Meta, **_: Any) -> bool:
+    """An intent or a recorded alert on the object not handled yet (a filter: kopf logs
+    nothing for the events it drops, our own status writes among them)."""
+    annotations = meta.get("annotations") or {}
+    if not (parse_intent(annotations) or parse_alerts(annotations)):
+        return False  # the common case: no status parsing
+    return pending_request(annotations, RolloutStatus.model_validate(body.get("status") or {}))
+
+
+@kopf.on.event(API_GROUP, API_VERSION, PLURAL, when=has_pending_request)
+async def hybridstreamrollout_wake(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
+    """A request waiting on the object (``kubectl hsr`` intent, recorded alert): the
+    rollout's loop runs its next pass now, not at its next tick. kopf's own watch of the
+    rollouts brings it; nothing is re-read."""
+    memo.runtime.wakeups.wake(meta["namespace"], meta["name"])

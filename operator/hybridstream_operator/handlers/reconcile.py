@@ -193,7 +193,7 @@ async def gather_observations(rt: Runtime, obj: dict[str, Any], spec: RolloutSpe
 
 async def apply_decision(rt: Runtime, obj: dict[str, Any], spec: RolloutSpec,
                          obs: Observations, decision: Decision) -> None:
-    """Publish routing in order, converge the Deployments, post Events."""
+    """Publish routing in order, converge the Deployments."""
     meta = obj["metadata"]
     owner = Owner(meta["name"], meta["namespace"], meta["uid"])
     status = decision.status
@@ -226,6 +226,11 @@ async def apply_decision(rt: Runtime, obj: dict[str, Any], spec: RolloutSpec,
         await scale_deployment(rt.kube, owner.namespace, name, 0)
     for name in to_delete:
         await delete_deployment(rt.kube, owner.namespace, name)
+
+
+async def post_events(rt: Runtime, obj: dict[str, Any], decision: Decision) -> None:
+    """The decision's Events, once its status is persisted: a pass whose status write lost
+    a conflict decides again, and its Events must not be posted twice."""
     for action in decision.actions:
         if isinstance(action, EmitEvent):
             await apply_event(rt.kube, obj, action.type.value, action.reason, action.message)
@@ -247,12 +252,16 @@ async def reconcile_rollout(rt: Runtime, namespace: str, name: str) -> None:
     new_status.observed_generation = obj["metadata"].get("generation")
     new_status.conditions = set_condition(new_status.conditions, True, RECONCILED, "", now)
     body = new_status.model_dump(by_alias=True, mode="json")
-    written = await patch_rollout_status(
-        rt.kube, namespace, name, obj["metadata"]["resourceVersion"], body)
+    # Unchanged (nothing due, nothing observed moved): no write, and no new resourceVersion
+    # for every watcher of the rollout to receive.
+    written = body == status.model_dump(by_alias=True, mode="json") or \
+        await patch_rollout_status(rt.kube, namespace, name,
+                                   obj["metadata"]["resourceVersion"], body)
     if written and (new_status.phase, new_status.step_index) != (status.phase, status.step_index):
         log.info("%s/%s: %s → %s %s (%s)", namespace, name, status.phase.value,
                  new_status.phase.value, new_status.step_label, new_status.message)
     if written:
+        await post_events(rt, obj, decision)
         observability.record_pass(namespace, name, status, new_status, decision.verdicts)
         # handled alerts are in status now: their annotations can go
         cleanup = build_alert_cleanup(obj["metadata"].get("annotations") or {},

@@ -231,11 +231,13 @@ def build_disruption_budget(owner: Owner, role: Role) -> Manifest:
 
 
 def build_service(spec: RolloutSpec, owner: Owner, role: Role) -> Manifest:
-    """A Service per role for metrics scraping and the status API."""
+    """A headless Service per role: DNS names for the role's pods (status API); scraping
+    goes to the pods (the chart's PodMonitor). No ClusterIP: at hundreds of rollouts two
+    virtual IPs each would exhaust a cluster's Service range for nothing."""
     return {
         "apiVersion": "v1", "kind": "Service",
         "metadata": _metadata(owner, deployment_name(owner.name, role), role),
-        "spec": {"selector": build_selector(owner.name, role),
+        "spec": {"clusterIP": "None", "selector": build_selector(owner.name, role),
                  "ports": [{"name": "http", "port": spec.workload.metrics_port,
                             "targetPort": "http"}]},
     }

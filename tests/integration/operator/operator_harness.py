@@ -55,6 +55,8 @@ class OperatorProcess:
     also_serving: tuple[str, ...] = ()
     #: the chart's stream-ack ClusterRole (the chart sets it); None: the default name
     stream_ack_role: str | None = None
+    #: further environment, applied last (the bench: the default interval, another checkout)
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -70,7 +72,8 @@ class OperatorProcess:
                "HYBRIDSTREAM_OPERATOR_PEERING_LIFETIME": "6",
                **({"POD_NAME": self.pod_name} if self.pod_name else {}),
                **({"HYBRIDSTREAM_OPERATOR_STREAM_ACK_ROLE": self.stream_ack_role}
-                  if self.stream_ack_role else {})}
+                  if self.stream_ack_role else {}),
+               **self.extra_env}
         self.process = LoggedProcess(
             [sys.executable, "-m", "hybridstream_operator",
              *(f"--namespace={ns}" for ns in (self.namespace, *self.also_serving)),

@@ -71,6 +71,10 @@ async def test_a_new_image_after_production_walks_beside_the_untouched_stable(en
         stable_dep = await apps.read_namespaced_deployment("rev-hybrid-1", env.namespace)
         stable_pods = await pods_of(env, "rev", 1)
         assert stable_pods
+
+        async def first_walk_seen():  # status can say so before the acker's next poll
+            return acker.seen and acker.seen[-1].candidate_revision is None
+        await wait_until(first_walk_seen, what="the acker to see revision 1 stable")
         first_walk = len(acker.seen)
 
         await set_image(env, "rev", "hybridstream:v2")

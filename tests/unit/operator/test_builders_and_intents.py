@@ -337,3 +337,10 @@ def test_open_symbols_per_side():
     assert line == "Symbols:   5 open; stable forwards 3, candidate forwards 2"
     line = describe_open_symbols([("stable", None, "403: Forbidden"), ("candidate", None, None)])
     assert line == "Symbols:   stable unknown (403: Forbidden), candidate unknown (no Ready pod)"
+
+
+def test_role_services_are_headless():
+    services = [m for m in build_static_resources(make_spec(), OWNER, "hs-stream-ack")
+                if m["kind"] == "Service"]
+    assert [s["metadata"]["name"] for s in services] == ["pos-legacy", "pos-hybrid"]
+    assert {s["spec"]["clusterIP"] for s in services} == {"None"}

@@ -1,0 +1,402 @@
+"""Operator scale bench: N rollouts (replicas 1/1, kwok pods, no Prometheus) held in Canary
+by one real operator process on the kwok control plane (hack/cluster), measuring
+
+- adoption: operator start → every rollout out of Pending (its Deployments made, routing
+  published, Canary started; a rollout the coverage watchdog pauses under a slow acker
+  counts as adopted too);
+- steady API load: kube-apiserver's own ``apiserver_request_total`` delta over a window with
+  nothing but the operator acting, minus the same window's background measured before the
+  operator started (controller-manager, kwok, leases);
+- operator CPU % of one core and RSS over that window (/proc);
+- ``kubectl hsr abort`` (the intent annotation it writes) → ``RollingBack`` and Alertmanager
+  webhook post → ``RollingBack`` latencies, one rollout at a time while the others run.
+
+``--baseline <rev>`` runs the same measurement first with the operator code of another git
+revision (a temporary ``git worktree`` put first on the operator's PYTHONPATH), so before
+and after are measured side by side on the same machine in one run.
+
+    python bench/bench_operator.py [--n 100 300] [--baseline main] [--window 30] [--no-write]
+
+Results: bench/results/operator.md. No timing is asserted anywhere; the integration test
+(tests/integration/operator/test_operator_bench.py) runs N=5 and checks the report's shape.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+from hybridstream.contract import ACK_ANNOTATION, CONFIGMAP_KEY, ROLLOUT_LABEL
+from hybridstream.routing import RoutingDocument
+from kubernetes_asyncio import client, config
+from kubernetes_asyncio.client.exceptions import ApiException
+from prometheus_client.parser import text_string_to_metric_families
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from tests.integration.operator.operator_harness import (  # noqa: E402
+    SLOW,
+    TOKEN,
+    OperatorProcess,
+    rollout_manifest,
+    send_intent,
+)
+
+RESULTS = REPO / "bench" / "results" / "operator.md"
+GROUP, VERSION, PLURAL = "hybridstream.io", "v1alpha1", "hybridstreamrollouts"
+#: The alert every rollout lists by default; the webhook narrows it by these labels.
+ALERT = "HybridStreamNoEventsCritical"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Figures:
+    """One (revision, N) measurement."""
+
+    label: str
+    n: int
+    adopted: int
+    adopt_s: float
+    api_rps: float
+    background_rps: float
+    cpu_pct: float
+    rss_mib: float
+    abort_ms: list[float]
+    alert_ms: list[float]
+
+    @property
+    def per_rollout_rps(self) -> float:
+        return self.api_rps / self.n
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+async def apiserver_requests(kubectl: Path, kubeconfig: Path) -> float:
+    """``sum(apiserver_request_total)`` from the kube-apiserver's own /metrics."""
+    proc = await asyncio.create_subprocess_exec(
+        str(kubectl), "--kubeconfig", str(kubeconfig), "get", "--raw", "/metrics",
+        stdout=asyncio.subprocess.PIPE)
+    text, _ = await proc.communicate()
+    return sum(sample.value for family in text_string_to_metric_families(text.decode())
+               for sample in family.samples if sample.name == "apiserver_request_total")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+class FastAcker:
+    """The stream pods' part of the contract for a whole namespace at once: one list of the
+    routing ConfigMaps and one of the pods per pass, then an ack patch on each Ready pod that
+    has not acked its rollout's current document (the tests' Acker does this per rollout)."""
+
+    def __init__(self, core: client.CoreV1Api, namespace: str) -> None:
+        self.core, self.namespace = core, namespace
+
+    async def pass_once(self) -> int:
+        cms = await self.core.list_namespaced_config_map(self.namespace,
+                                                         label_selector=ROLLOUT_LABEL)
+        generation = {cm.metadata.labels[ROLLOUT_LABEL]:
+                      str(RoutingDocument.parse(cm.data[CONFIGMAP_KEY]).generation)
+                      for cm in cms.items if CONFIGMAP_KEY in (cm.data or {})}
+        pods = await self.core.list_namespaced_pod(self.namespace, label_selector=ROLLOUT_LABEL)
+        todo = [pod for pod in pods.items if not pod.metadata.deletion_timestamp
+                and pod.metadata.labels[ROLLOUT_LABEL] in generation
+                and (pod.metadata.annotations or {}).get(ACK_ANNOTATION)
+                != generation[pod.metadata.labels[ROLLOUT_LABEL]]]
+        gate = asyncio.Semaphore(16)
+
+        async def ack(pod: Any) -> None:
+            async with gate:
+                with contextlib.suppress(ApiException):  # the pod may be going away
+                    await self.core.patch_namespaced_pod(
+                        pod.metadata.name, self.namespace, {"metadata": {"annotations": {
+                            ACK_ANNOTATION: generation[pod.metadata.labels[ROLLOUT_LABEL]]}}})
+        await asyncio.gather(*(ack(pod) for pod in todo))
+        return len(todo)
+
+    async def run(self) -> None:
+        while True:
+            with contextlib.suppress(ApiException):
+                await self.pass_once()
+            await asyncio.sleep(1.0)
+
+
+def bench_rollout(name: str) -> dict[str, Any]:
+    """A rollout that stays in Canary (10 min steps) and needs no Prometheus (no metrics)."""
+    manifest = rollout_manifest(name, "http://127.0.0.1:9", **SLOW)
+    manifest["spec"]["analysis"] = {"interval": "30s", "metrics": [], "alertNames": [ALERT]}
+    return manifest
+
+
+async def poll(check: Callable[[], Awaitable[Any]], within: float, what: str,
+               every: float = 0.02) -> Any:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        found = await check()
+        if found:
+            return found
+        await asyncio.sleep(every)
+    raise TimeoutError(f"{what} not within {within} s")
+
+
+@dataclass
+class Bench:
+    """One control plane, one namespace per measurement."""
+
+    kubeconfig: Path
+    kubectl: Path
+    window: float
+    samples: int
+    workdir: Path
+    adopt_within: float = 600.0
+    log: Callable[[str], None] = print
+
+    async def requests(self) -> float:
+        return await apiserver_requests(self.kubectl, self.kubeconfig)
+
+    def kubectl_run(self, *args: str, input: str | None = None) -> str:
+        return subprocess.run([str(self.kubectl), "--kubeconfig", str(self.kubeconfig), *args],
+                              input=input, capture_output=True, text=True, check=True,
+                              timeout=600).stdout
+
+    async def measure(self, label: str, n: int, pythonpath: str | None) -> Figures:
+        api = await config.new_client_from_config(config_file=str(self.kubeconfig))
+        ns = f"bench-{uuid.uuid4().hex[:6]}"
+        operator = None
+        try:
+            self._prepare(ns, n)
+            custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
+            t0, r0 = time.monotonic(), await self.requests()
+            await asyncio.sleep(self.window)
+            background = (await self.requests() - r0) / (time.monotonic() - t0)
+
+            operator = OperatorProcess(ns, self.kubeconfig, self.workdir / f"{label}-{n}")
+            operator.workdir.mkdir(parents=True, exist_ok=True)
+            # the operator's default pass interval, not the tests' 0.3 s
+            operator.extra_env = {"HYBRIDSTREAM_OPERATOR_RECONCILE_INTERVAL": "1.0",
+                                  **({"PYTHONPATH": pythonpath} if pythonpath else {})}
+            started = time.monotonic()
+            operator.start()
+            assert operator.process is not None
+            pid = operator.process.proc.pid
+            acker = asyncio.create_task(FastAcker(core, ns).run())
+
+            adopted = 0
+
+            async def all_adopted() -> bool:
+                nonlocal adopted
+                items = (await custom.list_namespaced_custom_object(
+                    GROUP, VERSION, ns, PLURAL))["items"]
+                adopted = sum((o.get("status") or {}).get("phase", "Pending") != "Pending"
+                              for o in items)
+                return adopted == n
+            with contextlib.suppress(TimeoutError):  # reported as "not within", not fatal
+                await poll(all_adopted, self.adopt_within, f"{n} adopted", every=0.5)
+            adopt = time.monotonic() - started
+            self.log(f"{label} N={n}: {adopted} adopted in {adopt:.1f} s")
+
+            async def all_settled() -> bool:  # Canary step started (acked), or paused
+                items = (await custom.list_namespaced_custom_object(
+                    GROUP, VERSION, ns, PLURAL))["items"]
+                return all((o.get("status") or {}).get("stepStartedAt")
+                           or (o.get("status") or {}).get("phase") == "Paused" for o in items)
+            with contextlib.suppress(TimeoutError):
+                await poll(all_settled, self.adopt_within, f"{n} settled", every=1.0)
+            acker.cancel()
+            await asyncio.sleep(min(5.0, self.window))  # let the last acks' passes end
+
+            t0, r0, c0 = time.monotonic(), await self.requests(), cpu_seconds(pid)
+            await asyncio.sleep(self.window)
+            elapsed = time.monotonic() - t0
+            rps = (await self.requests() - r0) / elapsed - background
+            cpu = (cpu_seconds(pid) - c0) / elapsed * 100
+            rss = rss_mib(pid)
+            self.log(f"{label} N={n}: {rps:.1f} req/s over background {background:.1f}, "
+                     f"CPU {cpu:.1f} %, RSS {rss:.0f} MiB")
+
+            abort_ms, alert_ms = [], []
+            samples = min(self.samples, n // 2)  # each sample rolls one rollout back
+            for i in range(samples):
+                abort_ms.append(await self._to_rolling_back(custom, ns, f"r{i:04d}", lambda name:
+                                send_intent(custom, ns, name, "abort", uuid.uuid4().hex)))
+                alert_ms.append(await self._to_rolling_back(
+                    custom, ns, f"r{samples + i:04d}",
+                    lambda name: self._post_alert(operator.url, ns, name)))
+            self.log(f"{label} N={n}: abort p50 {percentile(abort_ms, 50):.0f} ms, "
+                     f"alert p50 {percentile(alert_ms, 50):.0f} ms")
+            return Figures(label, n, adopted, adopt, rps, background, cpu, rss, abort_ms, alert_ms)
+        finally:
+            if operator is not None:
+                operator.stop()
+            await self._drop(api, ns)
+            await api.close()
+
+    def _prepare(self, ns: str, n: int) -> None:
+        self.kubectl_run("create", "namespace", ns)
+        self.kubectl_run("-n", ns, "create", "secret", "generic", "bybit-creds",
+                         "--from-literal=api-key=k", "--from-literal=api-secret=s")
+        docs = [{"apiVersion": "kopf.dev/v1", "kind": "KopfPeering",
+                 "metadata": {"name": "hybridstream-operator"}},
+                *(bench_rollout(f"r{i:04d}") for i in range(n))]
+        for start in range(0, len(docs), 200):
+            self.kubectl_run("-n", ns, "apply", "-f", "-",
+                             input=yaml.safe_dump_all(docs[start:start + 200]))
+
+    async def _to_rolling_back(self, custom: client.CustomObjectsApi, ns: str, name: str,
+                               act: Callable[[str], Awaitable[Any]]) -> float:
+        """Milliseconds from ``act`` to the rollout's status saying RollingBack."""
+        started = time.monotonic()
+        await act(name)
+
+        async def rolling_back() -> bool:
+            obj = await custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name)
+            return (obj.get("status") or {}).get("phase") in ("RollingBack", "RolledBack")
+        await poll(rolling_back, 30, f"{name} RollingBack")
+        return (time.monotonic() - started) * 1000
+
+    @staticmethod
+    async def _post_alert(url: str, ns: str, name: str) -> None:
+        alert = {"status": "firing", "fingerprint": uuid.uuid4().hex[:16],
+                 "startsAt": "2026-01-01T00:00:00Z",
+                 "labels": {"alertname": ALERT, "namespace": ns, "rollout": name},
+                 "annotations": {"summary": "bench"}}
+        async with aiohttp.ClientSession() as http, http.post(
+                f"{url}/api/v1/alertmanager", json={"alerts": [alert]},
+                headers={"Authorization": f"Bearer {TOKEN}"}) as r:
+            r.raise_for_status()
+
+    async def _drop(self, api: client.ApiClient, ns: str) -> None:
+        """Release the finalizers (the operator is stopped) and delete the namespace."""
+        custom = client.CustomObjectsApi(api)
+        with contextlib.suppress(ApiException):
+            items = (await custom.list_namespaced_custom_object(GROUP, VERSION, ns,
+                                                                PLURAL))["items"]
+            gate = asyncio.Semaphore(16)
+
+            async def release(name: str) -> None:
+                async with gate:
+                    with contextlib.suppress(ApiException):
+                        await custom.patch_namespaced_custom_object(
+                            GROUP, VERSION, ns, PLURAL, name, {"metadata": {"finalizers": []}},
+                            _content_type="application/merge-patch+json")
+            await asyncio.gather(*(release(o["metadata"]["name"]) for o in items))
+        core = client.CoreV1Api(api)
+        with contextlib.suppress(ApiException):
+            await core.delete_namespace(ns)
+
+        async def gone() -> bool:  # its garbage collection must not load the next window
+            try:
+                await core.read_namespace(ns)
+            except ApiException as exc:
+                return exc.status == 404
+            return False
+        with contextlib.suppress(TimeoutError):
+            await poll(gone, self.adopt_within, f"namespace {ns} deleted", every=1.0)
+
+
+@contextlib.contextmanager
+def checkout(rev: str) -> Any:
+    """PYTHONPATH putting ``rev``'s operator and stream packages first (temporary worktree)."""
+    with tempfile.TemporaryDirectory(prefix="bench-operator-") as tmp:
+        tree = Path(tmp) / "tree"
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(tree), rev],
+                       check=True, capture_output=True)
+        try:
+            yield f"{tree / 'operator'}{os.pathsep}{tree / 'stream'}"
+        finally:
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)],
+                           check=False, capture_output=True)
+
+
+async def run(bench: Bench, ns: list[int], baseline: str | None) -> list[Figures]:
+    figures: list[Figures] = []
+    for n in ns:
+        if baseline:
+            with checkout(baseline) as path:
+                figures.append(await bench.measure(f"baseline {baseline}", n, path))
+        figures.append(await bench.measure("this", n, None))
+    return figures
+
+
+def render(figures: list[Figures], command: str, note: str) -> str:
+    head = ("| code | N | adopt all (s) | API req/s (per rollout) | operator CPU % | RSS MiB "
+            "| abort → RollingBack p50 / p99 (ms) | alert → RollingBack p50 / p99 (ms) |")
+    rows = [f"| {f.label} | {f.n} | "
+            + (f"{f.adopt_s:.1f}" if f.adopted == f.n else
+               f"not within {f.adopt_s:.0f} ({f.adopted}/{f.n} adopted)")
+            + f" | {f.api_rps:.1f} "
+            f"({f.per_rollout_rps:.3f}) | {f.cpu_pct:.1f} | {f.rss_mib:.0f} | "
+            f"{percentile(f.abort_ms, 50):.0f} / {percentile(f.abort_ms, 99):.0f} | "
+            f"{percentile(f.alert_ms, 50):.0f} / {percentile(f.alert_ms, 99):.0f} |"
+            for f in figures]
+    return "\n".join([
+        "# Operator scale bench", "",
+        f"`{command}` on {platform.machine()}, {os.cpu_count()} cores, kwok control plane "
+        "(hack/cluster): N rollouts (replicas 1/1, kwok pods, no Prometheus) in Canary, one "
+        "operator process. API req/s is the kube-apiserver's `apiserver_request_total` delta "
+        "minus the background before the operator started; CPU is % of one core.", "",
+        *([note, ""] if note else []), head, "|" + "---|" * 8, *rows, ""])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, nargs="+", default=[100])
+    parser.add_argument("--baseline", help="git revision measured first, side by side")
+    parser.add_argument("--window", type=float, default=30.0, help="steady-state seconds")
+    parser.add_argument("--samples", type=int, default=10, help="aborts and alerts per N")
+    parser.add_argument("--adopt-within", type=float, default=600.0, help="seconds")
+    parser.add_argument("--note", default="", help="a line for the report (machine load)")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    up = subprocess.run(["bash", str(REPO / "hack" / "cluster"), "up"], check=True,
+                        capture_output=True, text=True).stdout
+    info = dict(line.split("=", 1) for line in up.splitlines() if "=" in line)
+    kubectl = Path(info["KUBECTL"])
+    kubeconfig = Path(info["KUBECONFIG"])
+    subprocess.run([str(kubectl), "--kubeconfig", str(kubeconfig), "apply",
+                    "-f", str(REPO / "crds" / "hybridstreamrollout.yaml"),
+                    "-f", str(REPO / "crds" / "kopf-peering.yaml")], check=True,
+                   capture_output=True)
+    with tempfile.TemporaryDirectory(prefix="bench-operator-") as tmp:
+        bench = Bench(kubeconfig, kubectl, args.window, args.samples, Path(tmp),
+                      args.adopt_within)
+        figures = asyncio.run(run(bench, args.n, args.baseline))
+    report = render(figures, "python bench/bench_operator.py " + shlex.join(sys.argv[1:]),
+                    args.note)
+    print(report)
+    if not args.no_write:
+        args.output.write_text(report)
+
+
+if __name__ == "__main__":
+    main()
