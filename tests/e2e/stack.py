@@ -153,6 +153,19 @@ class PhaseRecorder:
         return status
 
 
+WALK = ["Canary", "Parallel", "Cutover", "Production"]
+STOPPED = {"Paused", "RollingBack", "RolledBack"}
+
+
+def walked_unattended(recorder: PhaseRecorder, since: int = 0) -> list[str]:
+    """The phases seen from ``recorder.seen[since]`` on, asserting the full walk with no
+    pause or rollback."""
+    phases = [p for p, _ in recorder.seen[since:]]
+    assert [p for p in dict.fromkeys(phases) if p in WALK] == WALK, recorder.seen
+    assert not STOPPED & set(phases), (recorder.seen, recorder.messages[-10:])
+    return phases
+
+
 def open_positions(url: str) -> None:
     """One long position per symbol on the stream's account (10: a multiple of every
     default symbol's qtyStep)."""

@@ -28,6 +28,7 @@ from tests.e2e.conftest import run_deploy, undeploy
 from tests.e2e.stack import (
     ROLLOUT,
     SIM_PORT,
+    STOPPED,
     PhaseRecorder,
     Stack,
     admin,
@@ -35,19 +36,8 @@ from tests.e2e.stack import (
     open_positions,
     port_forward,
     wait_until,
+    walked_unattended,
 )
-
-WALK = ["Canary", "Parallel", "Cutover", "Production"]
-STOPPED = {"Paused", "RollingBack", "RolledBack"}
-
-
-def walked_unattended(recorder: PhaseRecorder, since: int = 0) -> list[str]:
-    """The phases seen from ``recorder.seen[since]`` on, asserting the full walk with no
-    pause or rollback."""
-    phases = [p for p, _ in recorder.seen[since:]]
-    assert [p for p in dict.fromkeys(phases) if p in WALK] == WALK, recorder.seen
-    assert not STOPPED & set(phases), (recorder.seen, recorder.messages[-10:])
-    return phases
 
 
 def walk_to_production(stack: Stack, ns: str, recorder: PhaseRecorder) -> dict[str, Any]:

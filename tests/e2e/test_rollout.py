@@ -32,6 +32,7 @@ from tests.e2e.stack import (
     ROLLOUT,
     SIM_PORT,
     SYMBOLS,
+    WALK,
     LogFollower,
     PhaseRecorder,
     Stack,
@@ -82,8 +83,7 @@ def test_rollout_walks_to_production_with_every_symbol_forwarded(
         roles = set(logs.pods().values())
 
     phases = [p for p, _ in recorder.seen]
-    walk = ["Canary", "Parallel", "Cutover", "Production"]
-    assert [p for p in dict.fromkeys(phases) if p in walk] == walk, recorder.seen
+    assert [p for p in dict.fromkeys(phases) if p in WALK] == WALK, recorder.seen
     assert ("Cutover", 0) in recorder.seen and ("Cutover", 1) in recorder.seen, recorder.seen
     assert not {"RollingBack", "RolledBack", "Paused"} & set(phases), recorder.seen
     assert roles == {"legacy", "hybrid"}, roles
