@@ -446,14 +446,10 @@ class _Pass:
     def _in_force(self) -> RoutingDocument:
         """The published document, or the status mirror when the ConfigMap is missing or
         older than what we know we published."""
-        r = self.status.routing
         published = self.obs.published
-        if published is not None and published.generation >= r.generation:
+        if published is not None and published.generation >= self.status.routing.generation:
             return published
-        return RoutingDocument(generation=r.generation, hybridMode=r.hybrid_mode,
-                               hybridHigh=r.hybrid_high, legacyLow=r.legacy_low,
-                               stableRevision=r.stable_revision,
-                               candidateRevision=r.candidate_revision)
+        return self.status.routing.document()
 
     def _current_routing(self) -> RoutingDocument:
         """The document in force; the mirror is republished first when the ConfigMap lags,
@@ -477,15 +473,7 @@ class _Pass:
         document = document.model_copy(update={"stable_revision": stable,
                                                "candidate_revision": candidate})
         self.actions.append(PublishRouting(document))
-        self.status.routing = RoutingStatus(
-            generation=document.generation,
-            hybrid_mode=document.hybrid_mode,
-            hybrid_high=document.hybrid_high,
-            legacy_low=document.legacy_low,
-            stable_revision=stable,
-            candidate_revision=candidate,
-            published_at=self.now,
-        )
+        self.status.routing = RoutingStatus.mirror(document, self.now)
         self.status.message = (
             f"published routing generation {document.generation}: hybrid "
             f"{document.hybrid_mode.value} [0,{document.effective_hybrid_high}), legacy "

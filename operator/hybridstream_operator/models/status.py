@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from hybridstream.routing import Mode
+from hybridstream.routing import Mode, RoutingDocument
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
@@ -61,7 +61,8 @@ class AnalysisStatus(StatusModel):
 
 
 class RoutingStatus(StatusModel):
-    """Mirror of the last published routing document (the ConfigMap is the truth)."""
+    """Mirror of the last published routing document (the ConfigMap is the truth), every
+    field of it: a lost ConfigMap is republished from here."""
 
     generation: int = 0
     hybrid_mode: Mode = Mode.CANARY
@@ -69,7 +70,22 @@ class RoutingStatus(StatusModel):
     legacy_low: int = 0
     stable_revision: int | None = None
     candidate_revision: int | None = None
+    hybrid_symbols: list[str] = Field(default_factory=list)
+    legacy_except: list[str] = Field(default_factory=list)
     published_at: datetime | None = None
+
+    @classmethod
+    def mirror(cls, document: RoutingDocument, at: datetime) -> RoutingStatus:
+        """The mirror of ``document``, published ``at``."""
+        body = document.model_dump(by_alias=True, mode="json")
+        return cls.model_validate({**body, "hybridSymbols": sorted(body["hybridSymbols"]),
+                                   "legacyExcept": sorted(body["legacyExcept"]),
+                                   "publishedAt": at})
+
+    def document(self) -> RoutingDocument:
+        """The document this mirrors."""
+        return RoutingDocument.model_validate(
+            self.model_dump(by_alias=True, mode="json", exclude={"published_at"}))
 
 
 class FailureRecord(StatusModel):

@@ -468,3 +468,19 @@ def test_a_named_pilot_moves_before_any_percentage():
     w.run_until(lambda s: s.legacy_retired_at is not None)
     last = w.published_docs[-1]
     assert not last.hybrid_symbols and not last.legacy_except  # the name is moot at 100 %
+
+
+def test_a_lost_configmap_is_republished_with_the_named_symbols_and_revisions():
+    """The mirror in status holds the whole document: republishing it mid-pilot must not
+    drop ``hybridSymbols``/``legacyExcept`` at once (pods applying it at different times
+    would leave the named symbols to nobody)."""
+    spec = make_spec(steps={"cutover": [
+        {"percent": 0, "symbols": ["BTCUSDT"], "pause": {"duration": "10s"}},
+        {"percent": 100, "pause": {"duration": "10s"}}]})
+    w = walk_to(World(spec), Phase.CUTOVER, 0)
+    lost = w.published
+    assert lost.legacy_except == {"BTCUSDT"}
+    w.published = None
+    d = w.step()
+    (again,) = [a.document for a in d.actions if isinstance(a, PublishRouting)]
+    assert again == lost.model_copy(update={"generation": lost.generation + 1})
