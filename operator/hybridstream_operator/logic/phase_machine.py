@@ -142,14 +142,20 @@ class _Pass:
             status.candidate_revision = None  # rolled back, and the spec is stable's again
             return False
         record = adopt_revision(status, self.spec.workload, self.now)
-        record.outcome = None
         status.candidate_revision = reference(record)
-        status.last_failure = None
-        status.rolled_back_at = status.hybrid_retired_at = None
         self._event(EventType.NORMAL, "RevisionStarted",
                     f"revision {record.label} walks beside stable revision {stable.label}")
-        self._transition(Phase.CANARY, None, f"new revision {record.label}")
+        self._walk_candidate(f"new revision {record.label}")
         return True
+
+    def _walk_candidate(self, reason: str) -> None:
+        """The candidate walks from Canary (again, for a retry): in flight, no failure, no
+        rollback timers."""
+        assert self._candidate is not None
+        self._set_outcome(self._candidate, None)
+        self.status.last_failure = None
+        self.status.rolled_back_at = self.status.hybrid_retired_at = None
+        self._transition(Phase.CANARY, None, reason)
 
     def _set_outcome(self, ref: RevisionRef, outcome: RevisionOutcome | None) -> None:
         record = find_record(self.status, ref.number)
@@ -189,11 +195,7 @@ class _Pass:
             self._transition(Phase.PRODUCTION, None, reason)
             self.status.promote_requested = True
         elif kind is IntentKind.RETRY and phase is Phase.ROLLED_BACK:
-            self.status.last_failure = None
-            self.status.hybrid_retired_at = None
-            self.status.rolled_back_at = None
-            self._set_outcome(self._candidate, None)  # in flight again
-            self._transition(Phase.CANARY, None, reason)
+            self._walk_candidate(reason)
         else:
             self._event(
                 EventType.WARNING,
