@@ -7,7 +7,6 @@ diverges only on stable's side proves which reference the candidate used."""
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -19,17 +18,11 @@ from hybridstream.routing import RoutingDocument
 from hybridstream.simulator.app import Simulator, running_simulator
 
 from .harness import KEY, build_settings, eventually, running_stream
-from .processes import StreamProcess, build_env, stream_process
+from .processes import StreamProcess, build_env, stream_process, write_document
 from .test_modes import sample
 
 TOKEN = "status-token-of-the-rollout"
 SYMBOL = "SOLUSDT"
-
-
-def write_document(path: Path, doc: RoutingDocument) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(doc.to_json())
-    os.replace(tmp, path)
 
 
 def freeze(sim: Simulator, price: Decimal) -> None:
