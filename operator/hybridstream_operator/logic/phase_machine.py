@@ -457,7 +457,8 @@ class _Pass:
     def _current_routing(self) -> RoutingDocument:
         """The document in force; the mirror is republished first when the ConfigMap lags,
         and the document is republished when it names other revisions than status (a new
-        candidate: the retired one's pods then forward nothing)."""
+        candidate: the retired one's pods then forward nothing) or not where stable's
+        status is (a document an earlier operator published)."""
         current = self._in_force()
         named = self._named()
         if current is self.obs.published and all(
