@@ -30,7 +30,7 @@ class Mode(StrEnum):
 
     REST = "rest"  # legacy REST poller
     CANARY = "canary"  # hybrid, monitor only
-    PARALLEL = "parallel"  # hybrid, compares prices with a REST poll, no forwarding
+    PARALLEL = "parallel"  # hybrid, compares prices with stable's (or REST's), no forwarding
     CUTOVER = "cutover"  # hybrid, forwards its bucket range
     PRODUCTION = "production"  # hybrid, forwards everything it is routed
 
@@ -75,6 +75,10 @@ class RoutingDocument(BaseModel):
     #: before revisions existed). Revision 0 is the legacy REST poller.
     stable_revision: int | None = Field(default=None, ge=0, alias="stableRevision")
     candidate_revision: int | None = Field(default=None, ge=1, alias="candidateRevision")
+    #: ``host:port`` of the stable revision's status API (the operator's ``<rollout>-stable``
+    #: headless Service): a candidate in ``parallel`` compares its prices with stable's
+    stable_status: str | None = Field(default=None, alias="stableStatus", max_length=300,
+                                      pattern=r"^[A-Za-z0-9.-]+:[0-9]{1,5}$")
     #: symbols moved by name: hybrid forwards these too (in a forwarding mode) ...
     hybrid_symbols: frozenset[str] = Field(default=frozenset(), alias="hybridSymbols")
     #: ... and legacy no longer does (each one hybrid forwards)

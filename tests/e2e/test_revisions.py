@@ -5,10 +5,12 @@ Two stream images built from the same code, differing only in their version labe
 the simulator's positions:
 
 * v1 (revision 1) walks from the legacy poller to Production and completes: it becomes the
-  stable revision and the poller goes to zero;
+  stable revision and the poller goes to zero; its Parallel compared its prices with the
+  poller's (the stable revision's), read through the ``<rollout>-stable`` Service;
 * the image patched to v2 (revision 2) walks Canary → Parallel → Cutover 50 % → 100 % →
   Production beside revision 1, whose Deployment and pods are untouched until revision 2
-  completes; revision 2's pods ack the documents, every open symbol is forwarded all along
+  completes; its Parallel compared with revision 1's prices (not REST's); revision 2's
+  pods ack the documents, every open symbol is forwarded all along
   (revision 1 before the cutover, revision 2 after it), and the completion swaps the
   routing to ``stableRevision: 2`` and scales revision 1 to zero;
 * a v3 whose container exits at start (an invalid ``HYBRID_POLL_INTERVAL``: a real crash
@@ -64,6 +66,24 @@ def pods_of(cluster: Cluster, ns: str, number: int) -> dict[str, str]:
     """Pod name → uid of one revision's live pods."""
     return {p["metadata"]["name"]: p["metadata"]["uid"]
             for p in stream_pods(cluster, ns, revision(number))}
+
+
+def comparisons_of(cluster: Cluster, ns: str, number: int) -> list[dict[str, Any]]:
+    """``hybrid.comparisons`` of each of revision ``number``'s pods (cumulative for the
+    pod's life), read from its status API through the API server's pod proxy."""
+    return [json.loads(cluster.kubectl(
+        "get", "--raw", f"/api/v1/namespaces/{ns}/pods/{p['metadata']['name']}:8080"
+        "/proxy/api/hybrid/status"))["hybrid"]["comparisons"]
+        for p in stream_pods(cluster, ns, revision(number))]
+
+
+def assert_compared_with_stable(comparisons: list[dict[str, Any]]) -> None:
+    """Parallel compared every price with the stable revision's: stable's status API was
+    reachable (DNS, the NetworkPolicy) and never stood in for by REST."""
+    assert comparisons, "no pod to read"
+    for c in comparisons:
+        assert c["against"]["stable"] > 0 and c["against"]["rest"] == 0, c
+        assert c["stableStatus"] == f"{ROLLOUT}-stable:8080", c
 
 
 def events_of(events: list[Event], number: int) -> list[Event]:
@@ -217,14 +237,18 @@ def test_v2_walks_beside_v1_and_a_crash_looping_v3_rolls_back_by_the_deadline(
         v1 = complete(stack, ns, PhaseRecorder(cluster, ns), stable=1)
         wait_until(stack, ns, lambda: not stream_pods(cluster, ns, revision(0)),
                    "the legacy poller scaled to 0")
+        v1_comparisons = comparisons_of(cluster, ns, 1)
         v2 = ship_v2(stack, ns)
         v2_pods = pods_of(cluster, ns, 2)
+        v2_comparisons = comparisons_of(cluster, ns, 2)
         v3 = ship_crashing_v3(stack, ns, rollout["spec"]["workload"]["env"])
         v2_pods_after = pods_of(cluster, ns, 2)
         events = logs.events()
 
     assert v1.get("legacyRetiredAt"), v1
     assert v1["stableRevision"]["image"] == stack.stream_image, v1["stableRevision"]
+    assert_compared_with_stable(v1_comparisons)  # with the legacy poller's prices
     assert_v2_walked(stack, ns, v2, events)
+    assert_compared_with_stable(v2_comparisons)  # with revision 1's
     assert_v3_rolled_back(v3, events)
     assert v2_pods_after == v2_pods, "revision 2's pods changed during revision 3's attempt"

@@ -184,8 +184,9 @@ async def gather_observations(rt: Runtime, obj: dict[str, Any], spec: RolloutSpe
         info = None if revision is None else deployments.get(
             revision_deployment_name(name, revision))
         return info.state if info else DeploymentState()
-    return Observations(legacy=state(stable), hybrid=state(candidate), legacy_acks=legacy_acks,
-                        hybrid_acks=hybrid_acks, published=published, samples=samples,
+    return Observations(rollout=name, legacy=state(stable), hybrid=state(candidate),
+                        legacy_acks=legacy_acks, hybrid_acks=hybrid_acks,
+                        published=published, samples=samples,
                         intent=parse_intent(annotations), alerts=parse_alerts(annotations),
                         deployments={n: (i.revision, i.state.desired)
                                      for n, i in deployments.items()})
@@ -193,29 +194,34 @@ async def gather_observations(rt: Runtime, obj: dict[str, Any], spec: RolloutSpe
 
 async def apply_decision(rt: Runtime, obj: dict[str, Any], spec: RolloutSpec,
                          obs: Observations, decision: Decision) -> None:
-    """Publish routing in order, converge the Deployments."""
+    """Publish routing in order, converge the Deployments (and the other objects, whenever
+    the spec, a replica count or the routing changed: a new stable revision moves the
+    stable Service the document names)."""
     meta = obj["metadata"]
     owner = Owner(meta["name"], meta["namespace"], meta["uid"])
     status = decision.status
+    published = False
     for action in decision.actions:
         if isinstance(action, PublishRouting):
             routing = build_routing_configmap(owner, action.document)
             await assert_owned(rt.kube, routing)
             await apply_manifest(rt.kube, routing)
+            published = True
     stable, candidate = observed_sides(status)
     wanted = {stable: status.replicas.stable}
     if candidate is not None:
         wanted[candidate] = status.replicas.candidate
     names = {revision_deployment_name(owner.name, r): r for r in wanted}
-    stale = (status.observed_generation != meta.get("generation")
+    stale = (published or status.observed_generation != meta.get("generation")
              or any(obs.deployments.get(n, (None, -1))[1] != wanted[r]
                     for n, r in names.items()))
     if stale:
-        manifests = [*build_static_resources(spec, owner, rt.ack_role)]
+        records = {r: find_record(status, r) for r in wanted}
+        running = {r: record.workload for r, record in records.items() if record}
+        assert len(running) == len(wanted)  # stable and candidate are never trimmed
+        manifests = build_static_resources(spec, owner, rt.ack_role, running, stable)
         for revision, replicas in wanted.items():
-            record = find_record(status, revision)
-            assert record is not None  # stable and candidate are never trimmed
-            manifests.append(build_deployment(record.workload, owner, revision, replicas))
+            manifests.append(build_deployment(running[revision], owner, revision, replicas))
         for manifest in manifests:  # only when something changed: the reads are rare
             await assert_owned(rt.kube, manifest)
         for manifest in manifests:

@@ -1,11 +1,13 @@
 """Pure builders of every Kubernetes object a rollout owns (crate-operator's ``get_*``
 split): a Deployment per revision (``<name>-legacy`` for the REST poller, revision 0;
-``<name>-hybrid-<N>`` for hybrid revision N), the per-role Services, the routing ConfigMap,
-and the ServiceAccount/Role/RoleBindings the stream pods need to watch routing and
-acknowledge it on their own Pod."""
+``<name>-hybrid-<N>`` for hybrid revision N), the per-role Services and the stable
+revision's (``<name>-stable``: a candidate in Parallel reads stable's prices there), the
+routing ConfigMap, and the ServiceAccount/Role/RoleBindings the stream pods need to watch
+routing and acknowledge it on their own Pod."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -84,6 +86,18 @@ def plan_retirements(idle: dict[str, tuple[int | None, int]],
     post-mortem find it); a forgotten one goes."""
     return ([n for n, (rev, desired) in idle.items() if rev in remembered and desired],
             [n for n, (rev, _) in idle.items() if rev not in remembered])
+
+
+def stable_service_name(rollout: str) -> str:
+    """``<rollout>-stable``: the stable revision's pods, whichever revision that is."""
+    return f"{rollout}-stable"
+
+
+def stable_status_endpoint(rollout: str, port: int) -> str:
+    """The routing document's ``stableStatus``: stable's Service and status port. The name
+    is namespace-relative: the candidate's pods are in the rollout's namespace, and their
+    DNS search path completes it."""
+    return f"{stable_service_name(rollout)}:{port}"
 
 
 def routing_configmap_name(rollout: str) -> str:
@@ -243,6 +257,19 @@ def build_service(spec: RolloutSpec, owner: Owner, role: Role) -> Manifest:
     }
 
 
+def build_stable_service(owner: Owner, revision: int, port: int) -> Manifest:
+    """A headless Service resolving to the stable revision's Ready pods (the legacy poller
+    in the first walk, a hybrid revision later): the routing document's ``stableStatus``.
+    Selected by revision, not role; it follows stable when a walk completes."""
+    return {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": _metadata(owner, stable_service_name(owner.name)),
+        "spec": {"clusterIP": "None",
+                 "selector": {ROLLOUT_LABEL: owner.name, REVISION_LABEL: str(revision)},
+                 "ports": [{"name": "http", "port": port, "targetPort": "http"}]},
+    }
+
+
 def build_routing_configmap(owner: Owner, document: RoutingDocument) -> Manifest:
     """The routing ConfigMap holding ``document``."""
     return {
@@ -283,10 +310,11 @@ def build_rbac(owner: Owner, ack_role: str) -> list[Manifest]:
     ]
 
 
-def build_network_policy(spec: RolloutSpec, owner: Owner) -> Manifest:
-    """Ingress to the rollout's stream pods: their metrics/status port only, from the
-    rollout's own namespace and ``networkPolicy.fromNamespaces``. Egress is left open: the
-    pods dial the exchange and the API server."""
+def build_network_policy(spec: RolloutSpec, owner: Owner, ports: list[int]) -> Manifest:
+    """Ingress to the rollout's stream pods: their metrics/status ports only (one per
+    running revision: a new revision may change it), from the rollout's own namespace (a
+    candidate reads stable's status there) and ``networkPolicy.fromNamespaces``. Egress is
+    left open: the pods dial the exchange and the API server."""
     peers: list[dict[str, Any]] = [{"podSelector": {}}]  # this namespace
     peers += [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}}
               for ns in spec.workload.network_policy.from_namespaces]
@@ -296,15 +324,19 @@ def build_network_policy(spec: RolloutSpec, owner: Owner) -> Manifest:
         "spec": {"podSelector": {"matchLabels": {ROLLOUT_LABEL: owner.name}},
                  "policyTypes": ["Ingress"],
                  "ingress": [{"from": peers,
-                              "ports": [{"port": spec.workload.metrics_port,
-                                         "protocol": "TCP"}]}]},
+                              "ports": [{"port": port, "protocol": "TCP"} for port in ports]}]},
     }
 
 
-def build_static_resources(spec: RolloutSpec, owner: Owner, ack_role: str) -> list[Manifest]:
-    """Everything but the Deployments and the routing ConfigMap."""
-    policy = [build_network_policy(spec, owner)] if spec.workload.network_policy.enabled else []
+def build_static_resources(spec: RolloutSpec, owner: Owner, ack_role: str,
+                           running: Mapping[int, Workload], stable: int) -> list[Manifest]:
+    """Everything but the Deployments and the routing ConfigMap; ``running``: the
+    workload of each revision that runs (stable's and the candidate's)."""
+    ports = sorted({w.metrics_port for w in running.values()})
+    policy = ([build_network_policy(spec, owner, ports)]
+              if spec.workload.network_policy.enabled else [])
     return [*build_rbac(owner, ack_role),
             *(build(owner, role) for role in Role
               for build in (partial(build_service, spec), build_disruption_budget)),
+            build_stable_service(owner, stable, running[stable].metrics_port),
             *policy]

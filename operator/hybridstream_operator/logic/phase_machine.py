@@ -24,6 +24,7 @@ from datetime import datetime
 from hybridstream.routing import Mode, Role, RoutingDocument, effective_high
 
 from hybridstream_operator.logic import steps
+from hybridstream_operator.logic.builders import stable_status_endpoint
 from hybridstream_operator.logic.coverage import assess_coverage, cover_for_legacy
 from hybridstream_operator.logic.handover import HandoverView, assess_settled, decide_routing
 from hybridstream_operator.logic.revisions import (
@@ -456,24 +457,30 @@ class _Pass:
     def _current_routing(self) -> RoutingDocument:
         """The document in force; the mirror is republished first when the ConfigMap lags,
         and the document is republished when it names other revisions than status (a new
-        candidate: the retired one's pods then forward nothing)."""
+        candidate: the retired one's pods then forward nothing) or not where stable's
+        status is (a document an earlier operator published)."""
         current = self._in_force()
-        named = (current.stable_revision, current.candidate_revision)
-        if current is self.obs.published and named == self._sides():
+        named = self._named()
+        if current is self.obs.published and all(
+                getattr(current, key) == value for key, value in named.items()):
             return current
         republish = current.model_copy(update={"generation": current.generation + 1})
         self._publish(republish)
         return republish
 
-    def _sides(self) -> tuple[int | None, int | None]:
-        """(stable, candidate) revision numbers the routing must name."""
+    def _named(self) -> dict[str, int | str | None]:
+        """What the routing must name: the stable and candidate revision numbers, and where
+        stable's status API is (its Service, at its own revision's port)."""
         stable, candidate = self.status.stable_revision, self._candidate
-        return (stable.number if stable else None, candidate.number if candidate else None)
+        record = find_record(self.status, stable.number) if stable else None
+        return {"stable_revision": stable.number if stable else None,
+                "candidate_revision": candidate.number if candidate else None,
+                "stable_status": stable_status_endpoint(self.obs.rollout,
+                                                        record.workload.metrics_port)
+                if record else None}
 
     def _publish(self, document: RoutingDocument) -> None:
-        stable, candidate = self._sides()
-        document = document.model_copy(update={"stable_revision": stable,
-                                               "candidate_revision": candidate})
+        document = document.model_copy(update=self._named())
         self.actions.append(PublishRouting(document))
         self.status.routing = RoutingStatus.mirror(document, self.now)
         self.status.message = (

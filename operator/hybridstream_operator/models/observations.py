@@ -80,6 +80,8 @@ class Observations:
     """``legacy``/``hybrid`` are the routing's two sides: the stable revision's Deployment
     and acks, and the candidate's (empty when none walks)."""
 
+    #: the rollout's name: the routing document names its stable Service
+    rollout: str
     legacy: DeploymentState = field(default_factory=DeploymentState)
     hybrid: DeploymentState = field(default_factory=DeploymentState)
     legacy_acks: Acks = field(default_factory=Acks)

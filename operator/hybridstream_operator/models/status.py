@@ -70,6 +70,7 @@ class RoutingStatus(StatusModel):
     legacy_low: int = 0
     stable_revision: int | None = None
     candidate_revision: int | None = None
+    stable_status: str | None = None
     hybrid_symbols: list[str] = Field(default_factory=list)
     legacy_except: list[str] = Field(default_factory=list)
     published_at: datetime | None = None

@@ -1,5 +1,6 @@
 """Small pure decisions the I/O layer asks for: backoff delays, subscription diffs, REST
-rate-limit waits, price divergence verdicts and event forwarding."""
+rate-limit waits, price divergence verdicts (and which reference price a comparison
+uses), and event forwarding."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from typing import Any
 
 from hybridstream.routing import FORWARDING_MODES, Mode, Role, RoutingDocument
 
@@ -93,6 +95,46 @@ def assess_divergence(ws_price: str, rest_price: str) -> tuple[float, Agreement]
     else:
         verdict = Agreement.AGREE
     return float(ratio), verdict
+
+
+class Reference(StrEnum):
+    """What a comparison's price came from."""
+
+    STABLE = "stable"
+    REST = "rest"
+
+
+class Unavailable(StrEnum):
+    """Why stable's price was not used (the comparison used REST's)."""
+
+    UNROUTED = "unrouted"  # the routing document names no stable status API
+    UNREACHABLE = "unreachable"  # refused, timed out, or an HTTP error
+    UNAUTHORIZED = "unauthorized"  # 401/403: the revisions' status tokens differ
+    NOT_READY = "not_ready"  # stable says it is not ready: its prices may be stale
+    INVALID = "invalid"  # not a stream's status document
+    NO_PRICE = "no_price"  # stable has no price for this symbol
+
+
+def parse_stable_marks(doc: Any) -> dict[str, str] | Unavailable:
+    """``symbol -> markPrice`` from a stream's status document (hybrid or legacy)."""
+    if not isinstance(doc, dict):
+        return Unavailable.INVALID
+    if doc.get("ready") is not True:
+        return Unavailable.NOT_READY
+    part = doc.get("hybrid") or doc.get("legacy")
+    tickers = part.get("tickers") if isinstance(part, dict) else None
+    if not isinstance(tickers, dict):
+        return Unavailable.INVALID
+    return {s: p for s, p in tickers.items() if isinstance(p, str) and p}
+
+
+def split_references(symbols: frozenset[str], stable: Mapping[str, str] | Unavailable,
+                     ) -> tuple[dict[str, str], dict[str, Unavailable]]:
+    """Stable's price per symbol it has, and why each other symbol goes to REST."""
+    if isinstance(stable, Unavailable):
+        return {}, dict.fromkeys(symbols, stable)
+    return ({s: stable[s] for s in symbols if s in stable},
+            {s: Unavailable.NO_PRICE for s in symbols if s not in stable})
 
 
 def decide_forward(doc: RoutingDocument, role: Role | None, symbol: str) -> bool:

@@ -86,6 +86,8 @@ class StreamService:
 
     async def __aenter__(self) -> Self:
         s = self.settings
+        # the status API's token; a candidate also reads stable's status API with it
+        token = s.status_token.get_secret_value() if s.status_token else None
         if isinstance(self.pipeline.sink, PreparedSink):  # before any producer: no event
             await self.pipeline.sink.prepare()           # waits on the sink's start-up
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
@@ -102,7 +104,7 @@ class StreamService:
             config = ClientConfig(s.ws_private_url, s.ws_public_url, self.credentials, policy,
                                   s.category, s.settle_coin, s.ticker_stale_after,
                                   s.poll_interval, s.fallback_after)
-            self.hybrid = HybridRunner(self.pipeline, rest, config, s.mode)
+            self.hybrid = HybridRunner(self.pipeline, rest, config, s.mode, token)
             self.hybrid.set_mode(s.mode)
             self._producers.append(asyncio.create_task(self._run_hybrid_when_routed()))
         self.apply_document(build_standalone_document(s.mode))
@@ -110,7 +112,6 @@ class StreamService:
             self._routed.set()
         await self._start_routing_source()
         self._drain = asyncio.create_task(self.pipeline.drain())
-        token = s.status_token.get_secret_value() if s.status_token else None
         app = build_app(self.metrics, self.status, self.is_ready, token)
         self._http, self.http_port = await start_server(app, s.http_host, s.http_port)
         log.info("stream started: mode=%s role=%s http=%s:%d", s.mode.value, self.role.value,
@@ -208,6 +209,7 @@ class StreamService:
         side = self.pipeline.side
         if self.hybrid is not None:
             self.hybrid.set_mode(decide_hybrid_mode(doc, side))
+            self.hybrid.stable.endpoint = doc.stable_status
         log.info("routing: applied generation %d (side %s, forwarding buckets %s)",
                  doc.generation, side.value if side else "none",
                  build_forward_range(doc, side))
@@ -267,6 +269,7 @@ class StreamService:
                         "hybridHigh": doc.hybrid_high, "legacyLow": doc.legacy_low,
                         "stableRevision": doc.stable_revision,
                         "candidateRevision": doc.candidate_revision,
+                        "stableStatus": doc.stable_status,
                         "forwardLow": low, "forwardHigh": high,
                         "ackedGeneration": self.acked_generation},
             "queue": {"depth": len(outbox), "capacity": outbox.capacity,

@@ -1,6 +1,7 @@
-"""The hybrid side of a stream process: both sockets around one book, plus the REST price
-comparison that runs while the routing document says ``parallel``, and the REST fallback
-that keeps data flowing while a socket is down (after Production no legacy pod covers it).
+"""The hybrid side of a stream process: both sockets around one book, plus the price
+comparison that runs while the routing document says ``parallel`` (with the stable
+revision's prices, REST's when stable's are unavailable), and the REST fallback that keeps
+data flowing while a socket is down (after Production no legacy pod covers it).
 
 The mode switches live (``set_mode``) because the operator walks canary → parallel →
 cutover → production by editing the routing document, not by restarting pods.
@@ -16,13 +17,19 @@ from typing import Any
 import aiohttp
 
 from hybridstream.hybrid.book import HybridBook
-from hybridstream.hybrid.decisions import assess_divergence
+from hybridstream.hybrid.decisions import (
+    Reference,
+    Unavailable,
+    assess_divergence,
+    split_references,
+)
 from hybridstream.routing import Mode
 from hybridstream.service.pipeline import Pipeline
 from hybridstream.service.private_client import PrivateClient
 from hybridstream.service.public_client import PublicClient
 from hybridstream.service.rest import REST_FAILURES, BybitRest
 from hybridstream.service.sockets import ClientConfig, sleep_unless
+from hybridstream.service.stable_prices import StablePrices
 
 log = logging.getLogger(__name__)
 RESTART_LOOKBACK_MS = 60_000
@@ -33,7 +40,7 @@ class HybridRunner:
     """Runs the private and public clients and, in ``parallel`` mode, the comparison."""
 
     def __init__(self, pipeline: Pipeline, rest: BybitRest, config: ClientConfig,
-                 mode: Mode) -> None:
+                 mode: Mode, status_token: str | None = None) -> None:
         # A restarted pod re-reads its last minute of orders and executions on first
         # connect (consumers dedupe by id): a fill in its predecessor's last moments is
         # not lost.
@@ -44,7 +51,11 @@ class HybridRunner:
         self.mode = mode
         self.public = PublicClient(self.book, pipeline, config)
         self.private = PrivateClient(self.book, pipeline, rest, config, self._positions_changed)
+        #: stable's status API, from the routing document (the app sets ``endpoint``)
+        self.stable = StablePrices(status_token)
         self.comparisons = {"agree": 0, "warn": 0, "critical": 0}
+        self.compared_against = dict.fromkeys(Reference, 0)
+        self.fallbacks = dict.fromkeys(Unavailable, 0)
         self.degraded = {"private": False, "public": False}
         self._fallback_ok_at: dict[str, float | None] = {"private": None, "public": None}
 
@@ -79,7 +90,7 @@ class HybridRunner:
     async def run(self, session: aiohttp.ClientSession, stop: asyncio.Event) -> None:
         """Run everything until ``stop``."""
         await asyncio.gather(self.private.run(session, stop), self.public.run(session, stop),
-                             self._compare_loop(stop), self._fallback_loop(stop))
+                             self._compare_loop(session, stop), self._fallback_loop(stop))
 
     def _assess_degraded(self) -> dict[str, bool]:
         """A socket is degraded once down for ``fallback_after`` and until it is back and
@@ -121,34 +132,46 @@ class HybridRunner:
             prices, stamp = await self.rest.fetch_mark_prices(self.config.category)
             self.pipeline.emit(self.book.apply_rest_marks(prices, stamp, time.time() * 1000))
 
-    async def _compare_loop(self, stop: asyncio.Event) -> None:
-        """Every poll interval in ``parallel`` mode: WS mark vs REST mark per open symbol."""
+    async def _compare_loop(self, session: aiohttp.ClientSession, stop: asyncio.Event) -> None:
+        """Every poll interval in ``parallel`` mode: WS mark vs stable's mark per open
+        symbol (REST's for a symbol stable has no price for)."""
         while not stop.is_set():
             if self.mode is Mode.PARALLEL and self.book.positions:
-                try:
-                    prices, _ = await self.rest.fetch_mark_prices(self.config.category)
-                except (*REST_FAILURES, KeyError) as exc:
-                    log.warning("parallel: REST price poll failed (%s)", exc.__class__.__name__)
-                else:
-                    self._compare(prices)
+                await self._compare_once(session)
             await sleep_unless(stop, self.config.poll_interval)
 
-    def _compare(self, rest_prices: dict[str, str]) -> None:
+    async def _compare_once(self, session: aiohttp.ClientSession) -> None:
+        symbols = self.book.desired_symbols()
+        stable, missing = split_references(symbols, await self.stable.fetch(session))
+        rest: dict[str, str] = {}
+        if missing:
+            try:
+                rest, _ = await self.rest.fetch_mark_prices(self.config.category)
+            except (*REST_FAILURES, KeyError) as exc:
+                log.warning("parallel: REST price poll failed (%s)", exc.__class__.__name__)
+        for reason in missing.values():
+            self.fallbacks[reason] += 1
+            self.pipeline.metrics.price_fallbacks.labels(reason=reason.value).inc()
+        for symbol in sorted(symbols):
+            if symbol in stable:
+                self._compare(symbol, stable[symbol], Reference.STABLE)
+            elif symbol in rest:
+                self._compare(symbol, rest[symbol], Reference.REST)
+
+    def _compare(self, symbol: str, reference_price: str, against: Reference) -> None:
+        ws_price = self.book.mark_price(symbol)
+        verdict = None if ws_price is None else assess_divergence(ws_price, reference_price)
+        if verdict is None:
+            return
+        ratio, result = verdict
         metrics = self.pipeline.metrics
-        for symbol in self.book.desired_symbols():
-            ws_price, rest_price = self.book.mark_price(symbol), rest_prices.get(symbol)
-            if ws_price is None or rest_price is None:
-                continue
-            verdict = assess_divergence(ws_price, rest_price)
-            if verdict is None:
-                continue
-            ratio, result = verdict
-            metrics.set_divergence(symbol, ratio)
-            metrics.price_comparisons.labels(result=result.value).inc()
-            self.comparisons[result.value] += 1
-            if result.value != "agree":
-                log.warning("parallel: %s diverges by %.4f%% (%s)", symbol, ratio * 100,
-                            result.value)
+        metrics.set_divergence(symbol, ratio)
+        metrics.price_comparisons.labels(result=result.value, against=against.value).inc()
+        self.comparisons[result.value] += 1
+        self.compared_against[against] += 1
+        if result.value != "agree":
+            log.warning("parallel: %s diverges from %s by %.4f%% (%s)", symbol, against.value,
+                        ratio * 100, result.value)
 
     def status(self) -> dict[str, Any]:
         """The hybrid part of ``/api/hybrid/status``."""
@@ -165,6 +188,9 @@ class HybridRunner:
             "positions": [dict(p) for p in self.book.positions.values()],
             "subscriptions": sorted(self.public.active),
             "tickers": {s: t.get("markPrice") for s, t in self.book.tickers.items()},
-            "comparisons": dict(self.comparisons),
+            "comparisons": {**self.comparisons,
+                            "against": {k.value: n for k, n in self.compared_against.items()},
+                            "fallbacks": {k.value: n for k, n in self.fallbacks.items() if n},
+                            "stableStatus": self.stable.endpoint},
             "degraded": dict(self.degraded),
         }

@@ -27,6 +27,7 @@ from prometheus_client import (
 from prometheus_client.core import HistogramMetricFamily, Metric
 
 from hybridstream.contract import SCOPE_NAMESPACE, SCOPE_POD, SCOPE_REVISION, SCOPE_ROLLOUT
+from hybridstream.hybrid.decisions import Agreement, Reference, Unavailable
 from hybridstream.hybrid.events import EventType
 from hybridstream.routing import Mode, role_of
 
@@ -151,11 +152,7 @@ class StreamMetrics:
         r.register(self.tick_to_event)
         self.poll_interval = Gauge(p + "poll_interval_seconds",
                                    "REST poll interval of a legacy (rest-mode) pod", registry=r)
-        self.price_divergence = Gauge(p + "price_divergence_ratio",
-                                      "abs(ws-rest)/rest, last per symbol", ["symbol"],
-                                      registry=r)
-        self.price_comparisons = Counter(p + "price_comparisons", "WS vs REST mark prices",
-                                         ["result"], registry=r)
+        self._price_series(p, r)
         self.routing_generation = Gauge(p + "routing_generation",
                                         "Applied routing generation", registry=r)
         self.routing_range = Gauge(p + "routing_range", "Forwarded bucket range", ["bound"],
@@ -185,10 +182,9 @@ class StreamMetrics:
             self._down_since[socket] = time.monotonic()
             self.ws_disconnected_seconds.labels(socket=socket).set_function(
                 self._down_for(socket))
+            self.degraded.labels(socket=socket).set(0)
         for category in ERROR_CATEGORIES:
             self.errors.labels(category=category)
-        for socket in SOCKETS:
-            self.degraded.labels(socket=socket).set(0)
         for kind in ("order", "execution"):
             self.recovered.labels(type=kind)
         # Zero-valued series from the start, so rate() and absent() work before any event.
@@ -199,11 +195,26 @@ class StreamMetrics:
         for kind in EventType:
             for reason in DROP_REASONS:
                 self.events_dropped.labels(type=kind.value, reason=reason)
-        for result in ("agree", "warn", "critical"):
-            self.price_comparisons.labels(result=result)
         # Children resolved once: ``labels()`` per delivered event was a hot-path cost.
         self.forwarded_by_source = {s: self.events_forwarded.labels(source=s) for s in SOURCES}
         self.tick_to_emit_by_source = {s: self.tick_to_emit.labels(source=s) for s in SOURCES}
+
+    def _price_series(self, p: str, r: CollectorRegistry) -> None:
+        """Parallel's comparison series, zero-valued from the start."""
+        self.price_divergence = Gauge(p + "price_divergence_ratio",
+                                      "abs(ws-ref)/ref against stable's (or REST's) mark, "
+                                      "last per symbol", ["symbol"], registry=r)
+        self.price_comparisons = Counter(p + "price_comparisons",
+                                         "WS mark prices compared with stable's or REST's",
+                                         ["result", "against"], registry=r)
+        self.price_fallbacks = Counter(p + "price_reference_fallbacks",
+                                       "Comparisons that could not use stable's price, by why",
+                                       ["reason"], registry=r)
+        for result in Agreement:
+            for against in Reference:
+                self.price_comparisons.labels(result=result.value, against=against.value)
+        for reason in Unavailable:
+            self.price_fallbacks.labels(reason=reason.value)
 
     def exposition(self) -> bytes:
         """The text exposition served on ``/metrics``, with the scope labels."""

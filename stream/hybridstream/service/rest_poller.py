@@ -71,5 +71,10 @@ class RestPoller:
         self.ready = True
 
     def status(self) -> dict[str, Any]:
-        """The legacy part of ``/api/hybrid/status``."""
-        return {"positions": [dict(p) for p in self.book.positions.values()], **self.stats}
+        """The legacy part of ``/api/hybrid/status``; ``tickers`` are the last polled mark
+        prices of the open symbols (a hybrid candidate in Parallel compares with them)."""
+        open_symbols = self.book.desired_symbols()
+        return {"positions": [dict(p) for p in self.book.positions.values()],
+                "tickers": {s: t.get("markPrice") for s, t in self.book.tickers.items()
+                            if s in open_symbols},
+                **self.stats}

@@ -40,6 +40,27 @@ async def pods_of(env, name: str, revision: int) -> dict[str, str]:
             if not p.metadata.deletion_timestamp}
 
 
+async def stable_service(env, name: str) -> tuple[str, set[str]]:
+    """The revision ``<name>-stable`` selects, and the pods its EndpointSlices list (what
+    its DNS name resolves to)."""
+    service = await env.core.read_namespaced_service(f"{name}-stable", env.namespace)
+    slices = await client.DiscoveryV1Api(env.api).list_namespaced_endpoint_slice(
+        env.namespace, label_selector=f"kubernetes.io/service-name={name}-stable")
+    pods = {e.target_ref.name for s in slices.items for e in s.endpoints or []
+            if e.target_ref is not None and (e.conditions is None or e.conditions.ready)}
+    return service.spec.selector["hybridstream.io/revision"], pods
+
+
+async def stable_service_names(env, name: str, revision: int) -> None:
+    """Wait until ``<name>-stable`` selects ``revision`` and resolves to its pods alone."""
+    async def named():
+        selected, pods = await stable_service(env, name)
+        return selected == str(revision) and pods and pods == set(
+            await pods_of(env, name, revision))
+    await wait_until(named, what=f"{name}-stable to name revision {revision}'s pods",
+                     diagnostics=env.operator.tail)
+
+
 def spec_diff(before: Any, after: Any) -> str:
     """What changed in a Deployment's spec (the failure message when it should not)."""
     a = pprint.pformat(before.spec.to_dict()).splitlines()
@@ -68,6 +89,7 @@ async def test_a_new_image_after_production_walks_beside_the_untouched_stable(en
     apps = client.AppsV1Api(env.api)
     async with env.acking("rev") as acker:
         await complete(env, "rev", stable=1)
+        await stable_service_names(env, "rev", 1)  # it followed the swap
         stable_dep = await apps.read_namespaced_deployment("rev-hybrid-1", env.namespace)
         stable_pods = await pods_of(env, "rev", 1)
         assert stable_pods
@@ -76,6 +98,8 @@ async def test_a_new_image_after_production_walks_beside_the_untouched_stable(en
             return acker.seen and acker.seen[-1].candidate_revision is None
         await wait_until(first_walk_seen, what="the acker to see revision 1 stable")
         first_walk = len(acker.seen)
+        assert {(d.stable_revision, d.stable_status) for d in acker.seen
+                if d.hybrid_mode.value == "parallel"} == {(0, "rev-stable:8080")}
 
         await set_image(env, "rev", "hybridstream:v2")
         st = await env.wait_phase("rev", "Canary", started=False)
@@ -90,10 +114,12 @@ async def test_a_new_image_after_production_walks_beside_the_untouched_stable(en
             st = await env.status("rev")
             seen_phases.add(st.get("phase"))
             if "candidateRevision" in st:
-                # stable's Deployment and pods are untouched while the candidate walks
+                # stable's Deployment and pods are untouched while the candidate walks, and
+                # its Service (where the candidate reads stable's prices) names them
                 assert dep.metadata.generation == stable_dep.metadata.generation, spec_diff(
                     stable_dep, dep)
                 assert dep.spec.replicas == 1 and pods == stable_pods
+                assert (await stable_service(env, "rev"))[0] == "1"
                 return None
             return st
         st = await wait_until(walked, within=120, what="revision 2 walked to stable",
@@ -113,6 +139,10 @@ async def test_a_new_image_after_production_walks_beside_the_untouched_stable(en
         second_walk = acker.seen[first_walk:]
         assert [(d.stable_revision, d.candidate_revision) for d in second_walk][-1] == (2, None)
         assert {(d.stable_revision, d.candidate_revision) for d in second_walk[:-1]} == {(1, 2)}
+        # Parallel compared with revision 1's prices: the document said where they are
+        assert {d.stable_status for d in second_walk
+                if d.hybrid_mode.value == "parallel"} == {"rev-stable:8080"}
+        await stable_service_names(env, "rev", 2)
         gap_free(acker.seen, {0, 1, 2})
 
     history = await run_plugin(env, "history", "rev")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from hybridstream.routing import RoutingDocument
 from hybridstream.simulator.app import Simulator
 
 from tests.plugins.processes import LoggedProcess, free_port
@@ -43,6 +45,13 @@ class StreamProcess:
         code, body = await self.get("/api/hybrid/status")
         assert code == 200, body
         return json.loads(body)
+
+
+def write_document(path: Path, doc: RoutingDocument) -> None:
+    """Replace a routing file atomically: a reader never sees half a document."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(doc.to_json())
+    os.replace(tmp, path)
 
 
 def build_env(sim: Simulator, mode: str, **extra: str) -> dict[str, str]:

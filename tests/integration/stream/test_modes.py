@@ -134,19 +134,25 @@ async def test_readyz_is_503_until_authenticated_and_seeded() -> None:
 
 
 async def test_parallel_compares_prices_and_flags_divergence() -> None:
+    """Stand-alone (no routing document names a stable revision): REST's prices are the
+    reference, and each comparison says so (test_parallel_against_stable.py: stable's)."""
     async with running_simulator(symbols=4) as sim, \
             running_stream(build_settings(sim, HYBRID_MODE="parallel")) as (service, buffer):
         await eventually(service.is_ready, "ready")
         sim.control.open_position(KEY, "SOLUSDT", "Buy", "1")
         sim.control.set_price("SOLUSDT", str(sim.market.mark_price("SOLUSDT")))  # frozen
         await eventually(lambda: sample(service, "hybridstream_price_comparisons_total",
-                                        result="agree") >= 2, "agreeing comparisons")
+                                        result="agree", against="rest") >= 2,
+                         "agreeing comparisons")
+        assert sample(service, "hybridstream_price_reference_fallbacks_total",
+                      reason="unrouted") >= 2
         # Stall SOL's ticker pushes, then move the market 5 %: REST sees it, WS cannot.
         sim.control.stall(["SOLUSDT"])
         sim.control.set_price("SOLUSDT", str(sim.market.mark_price("SOLUSDT")
                                              * Decimal("1.05")))
         await eventually(lambda: sample(service, "hybridstream_price_comparisons_total",
-                                        result="critical") >= 1, "critical divergence")
+                                        result="critical", against="rest") >= 1,
+                         "critical divergence")
         assert sample(service, "hybridstream_price_divergence_ratio", symbol="SOLUSDT") > 0.01
         assert buffer.events() == []  # parallel never forwards
         # a closed position's last ratio is not exported for ever (it would hold the rollout)

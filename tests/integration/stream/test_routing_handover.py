@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -19,17 +18,11 @@ from hybridstream.routing import RoutingDocument, bucket_of
 from hybridstream.simulator.app import Simulator, running_simulator
 
 from .harness import KEY, eventually
-from .processes import StreamProcess, build_env, stream_process
+from .processes import StreamProcess, build_env, stream_process, write_document
 
 HOLD_SECONDS = 4.0
 MAX_GAP_MS = 3000
 STEPS = [(0, 0), (50, 0), (50, 50), (100, 50), (100, 100), (100, 0), (50, 0), (0, 0)]
-
-
-def write_document(path: Path, doc: RoutingDocument) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(doc.to_json())
-    os.replace(tmp, path)  # atomic: a reader never sees half a document
 
 
 async def wait_ack(proc: StreamProcess, generation: int) -> None:

@@ -59,6 +59,9 @@ def make_spec(**overrides: Any) -> RolloutSpec:
     return RolloutSpec.model_validate(body)
 
 
+ROLLOUT = "pos"  # the rollout's name
+
+
 def healthy(n: int = 1) -> DeploymentState:
     return DeploymentState(exists=True, desired=n, ready=n, available=n)
 
@@ -103,6 +106,7 @@ class World:
         hybrid = (self.side_state("hybrid", self.status.replicas.candidate)
                   if candidate is not None else DeploymentState())
         obs = Observations(
+            rollout=ROLLOUT,
             legacy=legacy,
             hybrid=hybrid,
             legacy_acks=Acks((self.applied.get(stable, 0),) * legacy.ready),

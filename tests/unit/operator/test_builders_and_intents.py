@@ -42,6 +42,11 @@ from rollout_world import make_spec
 OWNER = Owner("pos", "trading", "uid-1")
 
 
+def static(spec: RolloutSpec, ack_role: str = "hs-stream-ack") -> list[dict]:
+    """The static objects of the first walk's pass: the legacy poller stable."""
+    return build_static_resources(spec, OWNER, ack_role, {0: spec.workload, 1: spec.workload}, 0)
+
+
 @pytest.mark.parametrize(("role", "mode"), [(Role.LEGACY, "rest"), (Role.HYBRID, "canary")])
 def test_deployments_run_hardened_in_their_mode(role, mode):
     spec = make_spec(
@@ -137,17 +142,18 @@ def test_rbac_is_the_minimum_the_stream_needs():
     # pods through the chart's ClusterRole, narrowed by its admission policy
     assert ack["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
                               "name": "hs-stream-ack"}
-    kinds = [m["kind"] for m in build_static_resources(make_spec(), OWNER, "hs-stream-ack")]
+    kinds = [m["kind"] for m in static(make_spec())]
     assert kinds == ["ServiceAccount", "Role", "RoleBinding", "RoleBinding", "Service",
-                     "PodDisruptionBudget", "Service", "PodDisruptionBudget", "NetworkPolicy"]
+                     "PodDisruptionBudget", "Service", "PodDisruptionBudget", "Service",
+                     "NetworkPolicy"]
 
 
 def test_each_side_survives_losing_one_pod_by_default():
     spec = RolloutSpec.model_validate(
         {"workload": {"image": "x", "credentialsSecret": {"name": "c"}}})
     assert (spec.workload.replicas.legacy, spec.workload.replicas.hybrid) == (2, 2)
-    budgets = {m["metadata"]["name"]: m["spec"] for m in build_static_resources(
-        spec, OWNER, "hs-stream-ack") if m["kind"] == "PodDisruptionBudget"}
+    budgets = {m["metadata"]["name"]: m["spec"] for m in static(spec)
+               if m["kind"] == "PodDisruptionBudget"}
     for revision, role in ((0, Role.LEGACY), (1, Role.HYBRID), (2, Role.HYBRID)):
         template = build_deployment(spec.workload, OWNER, revision, 2)["spec"]["template"]
         # a side's budget spans all its revisions' pods
@@ -165,16 +171,41 @@ def test_each_side_survives_losing_one_pod_by_default():
 def test_network_policy_admits_only_the_metrics_port_from_chosen_namespaces():
     spec = make_spec(workload={"image": "img:1", "credentialsSecret": {"name": "creds"},
                                "networkPolicy": {"fromNamespaces": ["monitoring"]}})
-    policy = build_network_policy(spec, OWNER)["spec"]
+    (policy,) = [m["spec"] for m in static(spec) if m["kind"] == "NetworkPolicy"]
+    assert policy == build_network_policy(spec, OWNER, [8080])["spec"]
     assert policy["podSelector"] == {"matchLabels": {"hybridstream.io/rollout": "pos"}}
     assert policy["policyTypes"] == ["Ingress"]  # the pods dial out freely
     (rule,) = policy["ingress"]
     assert rule["ports"] == [{"port": 8080, "protocol": "TCP"}]
+    # this namespace: a candidate reads stable's status port
     assert rule["from"] == [{"podSelector": {}}, {"namespaceSelector": {"matchLabels": {
         "kubernetes.io/metadata.name": "monitoring"}}}]
     off = make_spec(workload={"image": "img:1", "credentialsSecret": {"name": "creds"},
                               "networkPolicy": {"enabled": False}})
-    assert "NetworkPolicy" not in [m["kind"] for m in build_static_resources(off, OWNER, "r")]
+    assert "NetworkPolicy" not in [m["kind"] for m in static(off, "r")]
+
+
+def test_the_stable_service_and_the_policy_follow_the_running_revisions():
+    """A new revision may move the status port: the policy admits stable's and the
+    candidate's, and the stable Service selects stable's pods at its own port."""
+    v1 = make_spec(workload={"image": "img:1", "credentialsSecret": {"name": "creds"}})
+    v2 = make_spec(workload={"image": "img:2", "credentialsSecret": {"name": "creds"},
+                             "metricsPort": 9090})
+    for stable, running in ((0, {0: v1.workload, 1: v1.workload}),
+                            (1, {1: v1.workload, 2: v2.workload}),
+                            (2, {2: v2.workload})):
+        objects = build_static_resources(v2, OWNER, "r", running, stable)
+        (policy,) = [m["spec"] for m in objects if m["kind"] == "NetworkPolicy"]
+        assert [p["port"] for p in policy["ingress"][0]["ports"]] == sorted(
+            {w.metrics_port for w in running.values()})
+        (service,) = [m for m in objects if m["metadata"]["name"] == "pos-stable"]
+        assert service["spec"]["clusterIP"] == "None"
+        assert service["spec"]["ports"] == [{"name": "http", "port": running[stable].metrics_port,
+                                             "targetPort": "http"}]
+        selector = service["spec"]["selector"].items()
+        for revision, workload in running.items():
+            pod = build_deployment(workload, OWNER, revision, 1)["spec"]["template"]
+            assert (selector <= pod["metadata"]["labels"].items()) is (revision == stable)
 
 
 def test_routing_configmap_carries_the_contract_document():
@@ -340,7 +371,7 @@ def test_open_symbols_per_side():
 
 
 def test_role_services_are_headless():
-    services = [m for m in build_static_resources(make_spec(), OWNER, "hs-stream-ack")
-                if m["kind"] == "Service"]
-    assert [s["metadata"]["name"] for s in services] == ["pos-legacy", "pos-hybrid"]
+    services = [m for m in static(make_spec()) if m["kind"] == "Service"]
+    assert [s["metadata"]["name"] for s in services] == ["pos-legacy", "pos-hybrid",
+                                                         "pos-stable"]
     assert {s["spec"]["clusterIP"] for s in services} == {"None"}

@@ -114,6 +114,41 @@ def test_a_change_after_production_walks_again_beside_the_stable_revision():
     assert any(e.reason == "RevisionReplaced" for e in w.events)
 
 
+def test_every_document_says_where_the_stable_revisions_status_is():
+    """Parallel compares the candidate's prices with stable's: every document names
+    stable's Service at stable's own port (the legacy poller's in the first walk; revision
+    1's while revision 2, on another port, walks; revision 2's once it is stable)."""
+    w = World(make_spec())
+    w.run_until(lambda s: s.phase is Phase.PARALLEL)
+    assert (w.published.stable_revision, w.published.stable_status) == (0, "pos-stable:8080")
+    complete(w)
+    w.spec = with_image(w.spec, "hybridstream:v2", metricsPort=9090)
+    first_docs = len(w.published_docs)
+    complete(w)
+    named = {(d.hybrid_mode.value, d.stable_revision, d.stable_status)
+             for d in w.published_docs[first_docs:]}
+    assert ("parallel", 1, "pos-stable:8080") in named
+    assert {(rev, where) for _, rev, where in named} == {(1, "pos-stable:8080"),
+                                                        (2, "pos-stable:9090")}
+    assert w.status.routing.stable_status == "pos-stable:9090"  # the mirror, whole
+
+
+def test_a_document_published_before_stable_status_existed_is_republished_with_it():
+    """An operator upgraded mid-walk: the ConfigMap names the revisions but not where
+    stable's status is; it is republished once (a new generation the pods ack)."""
+    w = World(make_spec())
+    w.run_until(at(Phase.PARALLEL))
+    old = w.published.model_copy(update={"stable_status": None})
+    w.published = old
+    w.status.routing = w.status.routing.model_copy(update={"stable_status": None})
+    w.step(samples=(Sample("lag", GOOD),))
+    assert w.published.generation == old.generation + 1
+    assert w.published == old.model_copy(update={"generation": old.generation + 1,
+                                                 "stable_status": "pos-stable:8080"})
+    w.step(samples=(Sample("lag", GOOD),))
+    assert w.published.generation == old.generation + 1  # once
+
+
 def test_a_policy_change_is_not_a_revision():
     w = complete(World(make_spec()))
     w.spec = make_spec(steps={"canary": {"duration": "1h"}},

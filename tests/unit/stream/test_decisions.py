@@ -9,6 +9,7 @@ import pytest
 from hybridstream.hybrid.decisions import (
     Agreement,
     Backoff,
+    Unavailable,
     assess_divergence,
     build_standalone_document,
     build_topic_batches,
@@ -16,6 +17,8 @@ from hybridstream.hybrid.decisions import (
     decide_hybrid_mode,
     decide_rate_limit_wait,
     decide_subscription_changes,
+    parse_stable_marks,
+    split_references,
 )
 from hybridstream.routing import FORWARDING_MODES, Mode, Role, RoutingDocument
 from hypothesis import given
@@ -59,6 +62,32 @@ def test_divergence(ws: str, rest: str, verdict: Agreement) -> None:
 
 def test_divergence_ignores_missing_prices() -> None:
     assert assess_divergence("x", "100") is None and assess_divergence("1", "0") is None
+
+
+def test_stable_marks_come_from_a_hybrid_or_a_legacy_status() -> None:
+    hybrid = {"ready": True, "hybrid": {"tickers": {"BTCUSDT": "100.5", "ETHUSDT": None}}}
+    legacy = {"ready": True, "legacy": {"tickers": {"SOLUSDT": "20"}, "polls": 3}}
+    assert parse_stable_marks(hybrid) == {"BTCUSDT": "100.5"}  # no price, no reference
+    assert parse_stable_marks(legacy) == {"SOLUSDT": "20"}
+
+
+@pytest.mark.parametrize(("doc", "why"), [
+    ({"ready": False, "hybrid": {"tickers": {"BTCUSDT": "1"}}}, Unavailable.NOT_READY),
+    ({"ready": True, "legacy": {"positions": []}}, Unavailable.INVALID),  # an older stable
+    ({"ready": True}, Unavailable.INVALID),
+    (["not", "a", "status"], Unavailable.INVALID),
+])
+def test_a_stale_or_foreign_stable_status_gives_no_reference(doc: object,
+                                                              why: Unavailable) -> None:
+    assert parse_stable_marks(doc) is why
+
+
+def test_symbols_stable_has_no_price_for_go_to_rest_and_say_why() -> None:
+    symbols = frozenset({"BTCUSDT", "ETHUSDT"})
+    assert split_references(symbols, {"BTCUSDT": "1", "XRPUSDT": "2"}) == (
+        {"BTCUSDT": "1"}, {"ETHUSDT": Unavailable.NO_PRICE})
+    assert split_references(symbols, Unavailable.UNAUTHORIZED) == (
+        {}, dict.fromkeys(symbols, Unavailable.UNAUTHORIZED))
 
 
 @given(st.integers(0, 100), st.integers(0, 100), st.text(min_size=1, max_size=12))

@@ -86,3 +86,14 @@ def test_json_round_trip_uses_wire_names() -> None:
     text = doc.to_json()
     assert '"hybridHigh": 50' in text and '"hybridMode": "cutover"' in text
     assert RoutingDocument.parse(text) == doc
+
+
+def test_stable_status_is_a_host_and_port_or_absent() -> None:
+    doc = RoutingDocument(generation=1, stableRevision=0, candidateRevision=1,
+                          stableStatus="pos-stable:8080")
+    assert '"stableStatus": "pos-stable:8080"' in doc.to_json()
+    assert RoutingDocument.parse(doc.to_json()) == doc
+    assert "stableStatus" not in RoutingDocument(generation=1).to_json()
+    for bad in ("http://pos-stable:8080/api", "pos-stable", "a b:80"):
+        with pytest.raises(ValidationError):
+            RoutingDocument(generation=1, stableStatus=bad)
