@@ -29,6 +29,8 @@ LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 #: is the rollout object the watch follows); the list only sends a keep-alive.
 DETAIL_REFRESH = 3.0
 KEEPALIVE = 15.0
+#: Ready stream pods asked in turn for the history before the page shows the last error.
+HISTORY_PODS = 3
 KUBE = web.AppKey("kube", Kube)
 NAMESPACE = web.AppKey("namespace", str)  # "" for every namespace
 
@@ -74,12 +76,20 @@ async def _detail(kube: Kube, obj: dict[str, Any]) -> dict[str, Any]:
         reads.attempt(reads.rollout_events(kube, ns, name)))
     pods = pods or []
     port = reads.metrics_port(obj)
-    answers = await asyncio.gather(*(reads.pod_status(kube, ns, p["name"], port)
-                                     for p in pods))
+    spec = obj.get("spec") or {}
+    # every pod writes the same database: a few Ready ones are asked in turn, until one
+    # reads it (one database read per refresh, not one per pod)
+    history_pods = [p["name"] for p in pods if p["ready"]][:HISTORY_PODS] \
+        if views.history_configured(spec) else []
+    *answers, (history, asked, history_error) = await asyncio.gather(
+        *(reads.pod_status(kube, ns, p["name"], port) for p in pods),
+        reads.pod_history(kube, ns, history_pods, port))
     stream = [views.stream_pod_view(p["name"], p["role"], body, error)
               for p, (body, error) in zip(pods, answers, strict=True)]
-    return views.rollout_detail(obj, pods, events or [], stream, datetime.now(UTC),
-                                problems={"pods": pods_error, "events": events_error})
+    return views.rollout_detail(
+        obj, pods, events or [], stream, datetime.now(UTC),
+        history=views.history_view(spec, history, asked, pods_error or history_error),
+        problems={"pods": pods_error, "events": events_error})
 
 
 async def detail(request: web.Request) -> web.Response:
