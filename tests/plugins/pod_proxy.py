@@ -44,8 +44,8 @@ def pod_addresses() -> Iterator[list[str]]:
 
 async def serve_pod_from(core: client.CoreV1Api, namespace: str, pod: str,
                          address: str) -> None:
-    """Point the pod proxy of ``pod`` at ``address`` (kwok set its status, which it keeps
-    afterwards: it only writes a pod's status when the pod is scheduled or deleted)."""
+    """Point the pod proxy of ``pod`` at ``address``: a Running pod (kwok wrote its IP
+    already; it leaves a Running pod's status alone afterwards)."""
     await core.patch_namespaced_pod_status(  # a merge patch replaces the list (dual stack)
         pod, namespace, {"status": {"podIP": address, "podIPs": [{"ip": address}]}},
         _content_type="application/merge-patch+json")
