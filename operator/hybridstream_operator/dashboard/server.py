@@ -33,6 +33,8 @@ KEEPALIVE = 15.0
 HISTORY_PODS = 3
 KUBE = web.AppKey("kube", Kube)
 NAMESPACE = web.AppKey("namespace", str)  # "" for every namespace
+CLOSING = web.AppKey("closing", asyncio.Event)
+WAKERS = web.AppKey("wakers", set[asyncio.Event])  # one per open event stream
 
 
 def _api_error(exc: ApiException) -> web.Response:
@@ -122,7 +124,8 @@ async def _events(request: web.Request, source: AsyncIterator[Any],
                                        "Cache-Control": "no-cache"})
     await resp.prepare(request)
     latest: list[Any] = []
-    changed = asyncio.Event()
+    changed, closing = asyncio.Event(), request.app[CLOSING]
+    request.app[WAKERS].add(changed)
 
     async def follow() -> None:
         async for item in source:
@@ -136,6 +139,8 @@ async def _events(request: web.Request, source: AsyncIterator[Any],
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), refresh)
             changed.clear()
+            if closing.is_set():
+                return resp
             if task.done():
                 exc = task.exception()
                 problem = json.dumps({"error": reads.describe(exc)
@@ -159,6 +164,7 @@ async def _events(request: web.Request, source: AsyncIterator[Any],
     except ConnectionResetError:
         return resp  # the tab was closed
     finally:
+        request.app[WAKERS].discard(changed)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task  # its failure, if any, was sent as the problem event
@@ -184,10 +190,20 @@ async def detail_stream(request: web.Request) -> web.StreamResponse:
                          DETAIL_REFRESH)
 
 
+async def _close_streams(app: web.Application) -> None:
+    """At shutdown (Ctrl-C) every open event stream ends now: aiohttp waits for running
+    handlers, and an event stream never ends by itself (the process hung with a tab open)."""
+    app[CLOSING].set()
+    for wake in app[WAKERS]:
+        wake.set()
+
+
 def build_app(kube: Kube, namespace: str | None) -> web.Application:
     """The dashboard for ``namespace`` (every namespace for None)."""
     app = web.Application(middlewares=[_guard])
     app[KUBE], app[NAMESPACE] = kube, namespace or ""
+    app[CLOSING], app[WAKERS] = asyncio.Event(), set()
+    app.on_shutdown.append(_close_streams)
     app.router.add_get("/", index)
     app.router.add_static("/static/", STATIC)
     app.router.add_get("/api/rollouts", rows)

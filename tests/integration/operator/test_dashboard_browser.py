@@ -18,7 +18,15 @@ from pathlib import Path
 import pytest
 from hybridstream.contract import ROLE_LABEL, ROLLOUT_LABEL
 from hybridstream.simulator.app import Simulator, running_simulator
-from operator_harness import REPO, SLOW, dashboard, promote_to, rollout_manifest, wait_until
+from operator_harness import (
+    REPO,
+    SLOW,
+    dashboard,
+    promote_to,
+    rollout_manifest,
+    run_plugin,
+    wait_until,
+)
 
 from tests.integration.stream.harness import KEY, place_market_order
 from tests.integration.stream.processes import build_env, stream_process
@@ -121,6 +129,16 @@ async def _pods_and_history_shown(browser, backend: Backend) -> None:
     assert rows == [len(account.orders), len(account.executions)], rows
 
 
+async def _plugin_reads_the_same_pods(env) -> None:
+    """``kubectl hsr get NAME`` asks one pod per side through the same pod proxy: each
+    process forwards the three open positions (stand-alone, nothing routes them)."""
+    async def symbols() -> str | None:
+        out = await run_plugin(env, "get", "walk")
+        return out if "Symbols:   3 open; stable forwards 3, candidate forwards 3" in out \
+            else None
+    await wait_until(symbols, within=30, what="kubectl hsr get's open symbols")
+
+
 async def test_list_follows_a_walk_and_abort_from_the_page_rolls_back(
         env, prometheus, metrics_source, browser, backend):
     metrics_source.lag.set(4)  # shown as 80 % of its threshold, "near threshold"
@@ -160,6 +178,7 @@ async def test_list_follows_a_walk_and_abort_from_the_page_rolls_back(
             await browser.wait(f"document.body.innerText.includes({json.dumps(expected)})",
                                what=expected)
         await _pods_and_history_shown(browser, backend)
+        await _plugin_reads_the_same_pods(env)
         segments = json.loads(await browser.evaluate(
             "JSON.stringify([...document.querySelectorAll('.seg')].map(s => s.title))"))
         assert segments == ["[0,50) hybrid", "[50,100) legacy"], segments
