@@ -4,4 +4,4 @@ a test asks for it."""
 
 pytest_plugins = ["tests.plugins.cluster", "tests.plugins.prometheus",
                   "tests.plugins.alertmanager", "tests.plugins.postgres",
-                  "tests.plugins.browser"]
+                  "tests.plugins.browser", "tests.plugins.pod_proxy"]

@@ -29,10 +29,12 @@ T = TypeVar("T")
 
 def describe(exc: ApiException) -> str:
     """``403: <the API server's message>`` (it names the missing permission), shown as
-    it is: the caller's RBAC is the dashboard's."""
+    it is: the caller's RBAC is the dashboard's; through the pod proxy, ``503: <the
+    pod's own error>``."""
     message = exc.reason or "error"
     with contextlib.suppress(ValueError, TypeError, AttributeError):
-        message = json.loads(exc.body).get("message") or message
+        body = json.loads(exc.body)  # the API server's Status, or a stream pod's error
+        message = body.get("message") or body.get("error") or message
     return f"{exc.status}: {message}"
 
 
@@ -106,13 +108,31 @@ async def rollout_events(kube: Kube, namespace: str, rollout: str) -> list[dict[
     return [kube.core.api_client.sanitize_for_serialization(e) for e in found.items]
 
 
-async def pod_status(kube: Kube, namespace: str, pod: str, port: int
-                     ) -> tuple[dict[str, Any] | None, str | None]:
-    """A stream pod's ``/api/hybrid/status`` through the pod proxy: (body, None), or
-    (None, why not) (a pod that does not answer, a status token the proxy cannot pass)."""
+async def _proxy_get(kube: Kube, namespace: str, pod: str, port: int, path: str) -> bytes:
+    """The body of ``GET path`` on the pod through the pod proxy, as sent: the generated
+    client would turn a JSON body into a Python repr (its ``str`` return type), so the
+    response is read raw; a status out of 2xx raises ApiException like the client does."""
+    resp = await kube.core.connect_get_namespaced_pod_proxy_with_path(
+        f"{pod}:{port}", namespace, path, _preload_content=False)
     try:
-        raw = await asyncio.wait_for(kube.core.connect_get_namespaced_pod_proxy_with_path(
-            f"{pod}:{port}", namespace, "api/hybrid/status"), POD_STATUS_TIMEOUT)
+        raw = await resp.read()
+    finally:
+        resp.release()
+    if not 200 <= resp.status < 300:
+        exc = ApiException(status=resp.status, reason=resp.reason)
+        exc.body = raw.decode(errors="replace")
+        raise exc
+    return raw
+
+
+async def pod_get(kube: Kube, namespace: str, pod: str, port: int, path: str
+                  ) -> tuple[dict[str, Any] | None, str | None]:
+    """A stream pod's JSON endpoint ``path`` through the pod proxy: (body, None), or
+    (None, why not) (a pod that does not answer, a status token the proxy cannot pass,
+    the pod's own error such as its database being down)."""
+    try:
+        raw = await asyncio.wait_for(_proxy_get(kube, namespace, pod, port, path),
+                                     POD_STATUS_TIMEOUT)
     except ApiException as exc:
         hint = " (the rollout sets a status token: the pod proxy cannot pass it)" \
             if exc.status == 401 else ""
@@ -120,10 +140,29 @@ async def pod_status(kube: Kube, namespace: str, pod: str, port: int
     except TimeoutError:
         return None, f"no answer within {POD_STATUS_TIMEOUT:g} s"
     try:
-        body = json.loads(raw) if isinstance(raw, str | bytes) else raw
+        body = json.loads(raw)
     except ValueError:
-        return None, "not a JSON status document"
-    return (body, None) if isinstance(body, dict) else (None, "not a JSON status document")
+        return None, "not a JSON document"
+    return (body, None) if isinstance(body, dict) else (None, "not a JSON document")
+
+
+async def pod_status(kube: Kube, namespace: str, pod: str, port: int
+                     ) -> tuple[dict[str, Any] | None, str | None]:
+    """What a stream pod says about itself (``/api/hybrid/status``)."""
+    return await pod_get(kube, namespace, pod, port, "api/hybrid/status")
+
+
+async def pod_history(kube: Kube, namespace: str, pods: list[str], port: int
+                      ) -> tuple[dict[str, Any] | None, str | None, str | None]:
+    """The newest orders and executions (``/api/hybrid/history``) from the first of
+    ``pods`` that answers (every pod writes into the same database): (body, pod, None),
+    or (None, the last pod asked, why not)."""
+    error, asked = "no stream pod to ask", None
+    for asked in pods:
+        body, error = await pod_get(kube, namespace, asked, port, "api/hybrid/history")
+        if body is not None:
+            return body, asked, None
+    return None, asked, error
 
 
 def metrics_port(obj: Mapping[str, Any]) -> int:

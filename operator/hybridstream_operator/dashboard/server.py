@@ -29,8 +29,12 @@ LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 #: is the rollout object the watch follows); the list only sends a keep-alive.
 DETAIL_REFRESH = 3.0
 KEEPALIVE = 15.0
+#: Ready stream pods asked in turn for the history before the page shows the last error.
+HISTORY_PODS = 3
 KUBE = web.AppKey("kube", Kube)
 NAMESPACE = web.AppKey("namespace", str)  # "" for every namespace
+CLOSING = web.AppKey("closing", asyncio.Event)
+WAKERS = web.AppKey("wakers", set[asyncio.Event])  # one per open event stream
 
 
 def _api_error(exc: ApiException) -> web.Response:
@@ -74,12 +78,20 @@ async def _detail(kube: Kube, obj: dict[str, Any]) -> dict[str, Any]:
         reads.attempt(reads.rollout_events(kube, ns, name)))
     pods = pods or []
     port = reads.metrics_port(obj)
-    answers = await asyncio.gather(*(reads.pod_status(kube, ns, p["name"], port)
-                                     for p in pods))
+    spec = obj.get("spec") or {}
+    # every pod writes the same database: a few Ready ones are asked in turn, until one
+    # reads it (one database read per refresh, not one per pod)
+    history_pods = [p["name"] for p in pods if p["ready"]][:HISTORY_PODS] \
+        if views.history_configured(spec) else []
+    *answers, (history, asked, history_error) = await asyncio.gather(
+        *(reads.pod_status(kube, ns, p["name"], port) for p in pods),
+        reads.pod_history(kube, ns, history_pods, port))
     stream = [views.stream_pod_view(p["name"], p["role"], body, error)
               for p, (body, error) in zip(pods, answers, strict=True)]
-    return views.rollout_detail(obj, pods, events or [], stream, datetime.now(UTC),
-                                problems={"pods": pods_error, "events": events_error})
+    return views.rollout_detail(
+        obj, pods, events or [], stream, datetime.now(UTC),
+        history=views.history_view(spec, history, asked, pods_error or history_error),
+        problems={"pods": pods_error, "events": events_error})
 
 
 async def detail(request: web.Request) -> web.Response:
@@ -112,7 +124,8 @@ async def _events(request: web.Request, source: AsyncIterator[Any],
                                        "Cache-Control": "no-cache"})
     await resp.prepare(request)
     latest: list[Any] = []
-    changed = asyncio.Event()
+    changed, closing = asyncio.Event(), request.app[CLOSING]
+    request.app[WAKERS].add(changed)
 
     async def follow() -> None:
         async for item in source:
@@ -126,6 +139,8 @@ async def _events(request: web.Request, source: AsyncIterator[Any],
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), refresh)
             changed.clear()
+            if closing.is_set():
+                return resp
             if task.done():
                 exc = task.exception()
                 problem = json.dumps({"error": reads.describe(exc)
@@ -149,6 +164,7 @@ async def _events(request: web.Request, source: AsyncIterator[Any],
     except ConnectionResetError:
         return resp  # the tab was closed
     finally:
+        request.app[WAKERS].discard(changed)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task  # its failure, if any, was sent as the problem event
@@ -174,10 +190,20 @@ async def detail_stream(request: web.Request) -> web.StreamResponse:
                          DETAIL_REFRESH)
 
 
+async def _close_streams(app: web.Application) -> None:
+    """At shutdown (Ctrl-C) every open event stream ends now: aiohttp waits for running
+    handlers, and an event stream never ends by itself (the process hung with a tab open)."""
+    app[CLOSING].set()
+    for wake in app[WAKERS]:
+        wake.set()
+
+
 def build_app(kube: Kube, namespace: str | None) -> web.Application:
     """The dashboard for ``namespace`` (every namespace for None)."""
     app = web.Application(middlewares=[_guard])
     app[KUBE], app[NAMESPACE] = kube, namespace or ""
+    app[CLOSING], app[WAKERS] = asyncio.Event(), set()
+    app.on_shutdown.append(_close_streams)
     app.router.add_get("/", index)
     app.router.add_static("/static/", STATIC)
     app.router.add_get("/api/rollouts", rows)

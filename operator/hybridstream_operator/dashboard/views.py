@@ -213,23 +213,54 @@ def stream_pod_view(name: str, role: str, body: Mapping[str, Any] | None,
             "forwarded": (body.get("stats") or {}).get("forwarded", 0)}
 
 
-def history_sink(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """Whether orders and executions can be shown: only with the PostgreSQL history sink."""
-    sink_type = ((spec.get("workload") or {}).get("sink") or {}).get("type", "jsonl")
-    if sink_type != HISTORY_SINK:
-        return {"configured": False,
-                "message": "no PostgreSQL history sink configured "
-                           f"(spec.workload.sink.type is {sink_type})"}
-    return {"configured": True,
-            "message": "PostgreSQL history sink configured; reading orders and executions "
-                       "from it is not wired into the dashboard yet"}
+def history_configured(spec: Mapping[str, Any]) -> bool:
+    """Whether the stream pods write the PostgreSQL history (so they can serve it)."""
+    sink = (spec.get("workload") or {}).get("sink") or {}
+    return sink.get("type", "jsonl") == HISTORY_SINK
+
+
+def _ms_iso(ms: Any) -> str | None:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat() if isinstance(ms, int) else None
+
+
+def history_view(spec: Mapping[str, Any], body: Mapping[str, Any] | None, pod: str | None,
+                 error: str | None) -> dict[str, Any]:
+    """The orders and executions section: the newest rows a stream pod read from the
+    PostgreSQL history (``/api/hybrid/history``, ``body``), why they could not be read,
+    or that no PostgreSQL sink is configured (then nothing was asked)."""
+    if not history_configured(spec):
+        sink_type = ((spec.get("workload") or {}).get("sink") or {}).get("type", "jsonl")
+        return {"configured": False, "message": "no PostgreSQL history sink configured "
+                f"(spec.workload.sink.type is {sink_type})", "orders": [], "executions": []}
+    if body is None:
+        return {"configured": True, "pod": pod, "error": error or "no answer",
+                "message": "the PostgreSQL history could not be read", "orders": [],
+                "executions": []}
+    orders = [{"orderId": o.get("order_id"), "symbol": o.get("symbol"), "side": o.get("side"),
+               "type": o.get("order_type"), "qty": o.get("qty"), "price": o.get("price"),
+               "avgPrice": o.get("avg_price"), "filled": o.get("cum_exec_qty"),
+               "status": o.get("status"), "statuses": o.get("history") or o.get("status"),
+               "updated": _ms_iso(o.get("updated_time"))}
+              for o in body.get("orders") or []]
+    executions = [{"execId": e.get("exec_id"), "orderId": e.get("order_id"),
+                   "symbol": e.get("symbol"), "side": e.get("side"),
+                   "price": e.get("exec_price"), "qty": e.get("exec_qty"),
+                   "fee": e.get("exec_fee"), "at": _ms_iso(e.get("exec_time")),
+                   "source": e.get("source")}
+                  for e in body.get("executions") or []]
+    return {"configured": True, "pod": pod, "error": None,
+            "message": f"the newest {len(orders)} orders and {len(executions)} executions "
+                       f"(up to {body.get('limit', '?')} each), read by {pod}",
+            "orders": orders, "executions": executions}
 
 
 def rollout_detail(obj: Mapping[str, Any], pods: Iterable[Mapping[str, Any]],
                    events: Iterable[Mapping[str, Any]],
                    stream_pods: Iterable[Mapping[str, Any]], now: datetime, *,
+                   history: Mapping[str, Any],
                    problems: Mapping[str, str | None] | None = None) -> dict[str, Any]:
-    """Everything the rollout page shows; ``problems`` says why a part could not be read
+    """Everything the rollout page shows; ``history`` is :func:`history_view`'s;
+    ``problems`` says why a part could not be read
     (``{"pods": "403: ...", "events": None}``)."""
     st = RolloutStatus.model_validate(obj.get("status") or {})
     spec = obj.get("spec") or {}
@@ -239,7 +270,7 @@ def rollout_detail(obj: Mapping[str, Any], pods: Iterable[Mapping[str, Any]],
             "rollbacks": st.rollbacks, "timeline": timeline(st, now),
             "routing": routing_view(st, pods), "metrics": metric_rows(st, spec),
             "lastFailure": failure_view(st), "events": event_rows(events),
-            "streamPods": list(stream_pods), "history": history_sink(spec),
+            "streamPods": list(stream_pods), "history": history,
             "problems": {k: v for k, v in (problems or {}).items() if v},
             "actions": [{"kind": k.value, "confirm": k in CONFIRM} for k in IntentKind]}
 

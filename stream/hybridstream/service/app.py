@@ -18,6 +18,8 @@ import aiohttp
 from kubernetes_asyncio import client as kube_client
 from kubernetes_asyncio import config as kube_config
 
+from hybridstream.contract import SinkKind
+from hybridstream.history.recent import RecentHistory
 from hybridstream.hybrid.decisions import (
     Backoff,
     build_forward_range,
@@ -112,7 +114,10 @@ class StreamService:
             self._routed.set()
         await self._start_routing_source()
         self._drain = asyncio.create_task(self.pipeline.drain())
-        app = build_app(self.metrics, self.status, self.is_ready, token)
+        history = RecentHistory(s.sink_url.get_secret_value()).read \
+            if s.sink is SinkKind.POSTGRES and s.sink_url else None
+        app = build_app(self.metrics, self.status, self.is_ready, token=token,
+                        history=history, sink=s.sink.value)
         self._http, self.http_port = await start_server(app, s.http_host, s.http_port)
         log.info("stream started: mode=%s role=%s http=%s:%d", s.mode.value, self.role.value,
                  s.http_host, self.http_port)

@@ -8,21 +8,26 @@ serialised; the key and secret live only in :class:`~hybridstream.service.rest.C
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from hybridstream.history.recent import DEFAULT_LIMIT, MAX_LIMIT, HistoryUnavailable
 from hybridstream.service.metrics import StreamMetrics
 
 StatusProvider = Callable[[], dict[str, Any]]
+#: ``limit`` -> the newest orders and executions (raises HistoryUnavailable)
+HistoryProvider = Callable[[int], Awaitable[dict[str, Any]]]
 
 
 def build_app(metrics: StreamMetrics, status: StatusProvider, ready: Callable[[], bool],
-              token: str | None = None) -> web.Application:
-    """The aiohttp application; ``status()`` returns the full status document. With a
-    ``token``, the ``/api/hybrid/*`` endpoints (positions, sizes, PnL) need it as a bearer
+              *, token: str | None = None, history: HistoryProvider | None = None,
+              sink: str = "jsonl") -> web.Application:
+    """The aiohttp application; ``status()`` returns the full status document, ``history``
+    (with the PostgreSQL sink ``sink``) the newest rows of the history. With a ``token``,
+    the ``/api/hybrid/*`` endpoints (positions, sizes, PnL, orders) need it as a bearer
     token; metrics and probes stay open for Prometheus and the kubelet."""
     expected = f"Bearer {token.strip()}".encode() if token else None
 
@@ -59,6 +64,22 @@ def build_app(metrics: StreamMetrics, status: StatusProvider, ready: Callable[[]
                                   "stats": doc["stats"], "queue": doc["queue"],
                                   "routing": doc["routing"]})
 
+    async def recent_history(request: web.Request) -> web.Response:
+        if history is None:
+            return web.json_response(
+                {"error": f"no PostgreSQL history sink (HYBRID_SINK is {sink})"}, status=404)
+        try:
+            limit = int(request.query.get("limit", DEFAULT_LIMIT))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= MAX_LIMIT:
+            return web.json_response(
+                {"error": f"limit must be a whole number from 1 to {MAX_LIMIT}"}, status=400)
+        try:
+            return web.json_response({"limit": limit, **await history(limit)})
+        except HistoryUnavailable as exc:
+            return web.json_response({"error": str(exc)}, status=503)
+
     app = web.Application(middlewares=[require_token])
     app.router.add_get("/metrics", prometheus)
     app.router.add_get("/healthz", healthz)
@@ -66,6 +87,7 @@ def build_app(metrics: StreamMetrics, status: StatusProvider, ready: Callable[[]
     app.router.add_get("/api/hybrid/status", full_status)
     app.router.add_get("/api/hybrid/subscriptions", subscriptions)
     app.router.add_get("/api/hybrid/metrics", summary)
+    app.router.add_get("/api/hybrid/history", recent_history)
     return app
 
 

@@ -227,17 +227,30 @@ async def start_plugin(env: Any, *args: str) -> asyncio.subprocess.Process:
 
 @contextlib.asynccontextmanager
 async def dashboard(env, *args: str) -> AsyncIterator[str]:
-    """``kubectl hsr dashboard --port 0`` running; yields its URL (from its first line)."""
-    proc = await start_plugin(env, "dashboard", "--port", "0", *args)
+    """``kubectl hsr dashboard --port 0`` running; yields its URL (from its first line).
+    Its stderr goes to a file (a pipe nobody reads would fill and block it), shown when it
+    does not start or does not stop on Ctrl-C."""
+    log = env.operator.workdir / f"dashboard-{uuid.uuid4().hex[:6]}.log"
+    with log.open("wb") as stderr:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "hybridstream_operator.plugin", "-n", env.namespace,
+            "dashboard", "--port", "0", *args, stdout=asyncio.subprocess.PIPE,
+            stderr=stderr, env={**os.environ, **env.cluster.env})
     assert proc.stdout is not None
     try:
         line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
         found = re.search(r"http://127\.0\.0\.1:\d+/", line)
-        assert found, (line, (await proc.stderr.read()).decode() if proc.stderr else "")
+        assert found, (line, log.read_text(errors="replace"))
         yield found.group(0)
     finally:
         proc.send_signal(signal.SIGINT)
-        await asyncio.wait_for(proc.wait(), 30)
+        try:
+            await asyncio.wait_for(proc.wait(), 30)
+        except TimeoutError:
+            proc.kill()
+            raise AssertionError("the dashboard did not stop on Ctrl-C within 30 s; its "
+                                 f"stderr:\n{log.read_text(errors='replace')[-5000:]}"
+                                 ) from None
 
 
 async def run_plugin(env: Any, *args: str, expect_rc: int = 0) -> str:

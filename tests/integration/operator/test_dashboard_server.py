@@ -47,7 +47,8 @@ async def test_list_detail_stream_and_actions(env, prometheus, metrics_source):
             assert detail["row"]["stable"].startswith("#0 ") and detail["row"]["candidate"] \
                 .startswith("#1 ") and detail["routing"]["mode"] == "canary"
             assert {p["role"] for p in detail["routing"]["pods"]} == {"legacy", "hybrid"}
-            assert detail["history"]["configured"] is False
+            assert detail["history"]["configured"] is False  # nothing asked, and it says so
+            assert detail["history"]["message"].startswith("no PostgreSQL history sink")
             # kwok pods run no process: the pod proxy's refusal is shown per pod
             assert detail["streamPods"] and all(p["error"] for p in detail["streamPods"])
             lag = next(m for m in detail["metrics"] if m["name"] == "lag")

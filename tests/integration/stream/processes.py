@@ -22,13 +22,14 @@ from .harness import KEY, SECRET
 class StreamProcess:
     """A ``hybridstream run`` child; stdout (JSON lines) and stderr (logs) in one file."""
 
-    def __init__(self, proc: LoggedProcess, port: int) -> None:
+    def __init__(self, proc: LoggedProcess, port: int, host: str = "127.0.0.1") -> None:
         self.proc = proc
         self.port = port
+        self.host = host
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def output(self) -> str:
         return self.proc.log.read_text(errors="replace")
@@ -37,8 +38,10 @@ class StreamProcess:
         return [json.loads(line) for line in self.output().splitlines()
                 if line.startswith("{")]
 
-    async def get(self, path: str) -> tuple[int, str]:
-        async with aiohttp.ClientSession() as session, session.get(self.base + path) as resp:
+    async def get(self, path: str, token: str | None = None) -> tuple[int, str]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with aiohttp.ClientSession() as session, \
+                session.get(self.base + path, headers=headers) as resp:
             return resp.status, await resp.text()
 
     async def status(self) -> dict[str, Any]:
@@ -65,14 +68,15 @@ def build_env(sim: Simulator, mode: str, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def stream_process(log: Path, env: dict[str, str],
-                   log_level: str = "INFO") -> Iterator[StreamProcess]:
-    """Start a child, stop it with SIGTERM (graceful path) on exit."""
-    port = free_port()
+def stream_process(log: Path, env: dict[str, str], log_level: str = "INFO",
+                   port: int | None = None) -> Iterator[StreamProcess]:
+    """Start a child (HTTP on ``HYBRID_HTTP_HOST`` and ``port``, a free one by default),
+    stop it with SIGTERM (graceful path) on exit."""
+    port = port or free_port()
     proc = LoggedProcess([sys.executable, "-m", "hybridstream.cli", "run",
                           "--log-level", log_level], log,
                          env={**env, "HYBRID_HTTP_PORT": str(port)})
     try:
-        yield StreamProcess(proc, port)
+        yield StreamProcess(proc, port, env.get("HYBRID_HTTP_HOST", "127.0.0.1"))
     finally:
         proc.stop(timeout=20)

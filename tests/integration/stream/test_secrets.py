@@ -19,7 +19,7 @@ from .processes import StreamProcess, build_env, stream_process
 KEY = "KEYd41d8cd98f00b204"
 SECRET = "SECRETe9800998ecf8427e7f3a1c2b4d6e8f0a"
 ENDPOINTS = ("/metrics", "/healthz", "/readyz", "/api/hybrid/status",
-             "/api/hybrid/subscriptions", "/api/hybrid/metrics")
+             "/api/hybrid/subscriptions", "/api/hybrid/metrics", "/api/hybrid/history")
 
 
 async def everything_emitted(proc: StreamProcess) -> str:

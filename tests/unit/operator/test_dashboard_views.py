@@ -134,21 +134,55 @@ def test_stream_pod_view_reads_the_status_document_or_says_why_not():
     assert down["error"] == "503 Service Unavailable"
 
 
+POSTGRES = {"workload": {"sink": {"type": "postgres"}}}
+
+
 def test_history_section_only_with_the_postgres_sink():
-    assert views.history_sink({})["message"] == \
-        "no PostgreSQL history sink configured (spec.workload.sink.type is jsonl)"
-    assert not views.history_sink({"workload": {"sink": {"type": "redis"}}})["configured"]
-    assert views.history_sink({"workload": {"sink": {"type": "postgres"}}})["configured"]
+    none = views.history_view({}, None, None, None)
+    assert none == {"configured": False, "orders": [], "executions": [], "message":
+                    "no PostgreSQL history sink configured (spec.workload.sink.type is jsonl)"}
+    assert not views.history_view({"workload": {"sink": {"type": "redis"}}}, {}, "p", None)[
+        "configured"]
+    down = views.history_view(POSTGRES, None, "p-1", "503: postgres unavailable: OSError")
+    assert (down["configured"], down["pod"], down["error"], down["orders"]) == \
+        (True, "p-1", "503: postgres unavailable: OSError", [])
+    assert views.history_view(POSTGRES, None, None, None)["error"] == "no answer"
+
+
+def test_history_rows_from_the_pods_answer():
+    body = {"limit": 50, "orders": [
+        {"order_id": "o2", "symbol": "ETHUSDT", "side": "Sell", "order_type": "Limit",
+         "status": "PartiallyFilled", "qty": "0.2", "price": "2000.5", "avg_price": "2000.5",
+         "cum_exec_qty": "0.1", "created_time": 1764651600000,
+         "updated_time": 1764651601500, "history": "New>PartiallyFilled"}],
+        "executions": [
+        {"exec_id": "e1", "order_id": "o2", "symbol": "ETHUSDT", "side": "Sell",
+         "exec_price": "2000.5", "exec_qty": "0.1", "exec_fee": "0.11",
+         "exec_time": 1764651601000, "source": "hybrid"}]}
+    view = views.history_view(POSTGRES, body, "hybrid-0", None)
+    assert view["error"] is None and view["pod"] == "hybrid-0"
+    assert view["message"] == \
+        "the newest 1 orders and 1 executions (up to 50 each), read by hybrid-0"
+    assert view["orders"] == [{
+        "orderId": "o2", "symbol": "ETHUSDT", "side": "Sell", "type": "Limit", "qty": "0.2",
+        "price": "2000.5", "avgPrice": "2000.5", "filled": "0.1", "status": "PartiallyFilled",
+        "statuses": "New>PartiallyFilled", "updated": "2025-12-02T05:00:01.500000+00:00"}]
+    assert view["executions"] == [{
+        "execId": "e1", "orderId": "o2", "symbol": "ETHUSDT", "side": "Sell",
+        "price": "2000.5", "qty": "0.1", "fee": "0.11",
+        "at": "2025-12-02T05:00:01+00:00", "source": "hybrid"}]
 
 
 def test_detail_offers_every_intent_and_confirms_the_big_ones():
-    detail = views.rollout_detail(_obj({"phase": "Canary"}), [], [], [], NOW)
+    none = views.history_view({}, None, None, None)
+    detail = views.rollout_detail(_obj({"phase": "Canary"}), [], [], [], NOW, history=none)
     confirm = {a["kind"] for a in detail["actions"] if a["confirm"]}
     assert confirm == {"abort", "promote-full"}
     assert {a["kind"] for a in detail["actions"]} == {k.value for k in IntentKind}
     assert detail["lastFailure"] is None and detail["routing"]["segments"][0]["owner"] == "legacy"
     assert detail["problems"] == {}
-    refused = views.rollout_detail(_obj({}), [], [], [], NOW, problems={
+    assert detail["history"] is none
+    refused = views.rollout_detail(_obj({}), [], [], [], NOW, history=none, problems={
         "pods": "403: pods is forbidden", "events": None})
     assert refused["problems"] == {"pods": "403: pods is forbidden"}
 

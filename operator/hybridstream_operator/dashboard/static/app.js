@@ -162,6 +162,32 @@ function streamPods(pods) {
     "No stream pods.");
 }
 
+// Orders and executions the stream pods read from the PostgreSQL history, newest first;
+// without that sink, or when it cannot be read, the section says so instead.
+function history(hist) {
+  if (!hist.configured) return h("p", {class: "empty"}, hist.message);
+  if (hist.error) {
+    return h("p", {role: "alert", class: "error"},
+      `✕ ${hist.message}${hist.pod ? ` (asked ${hist.pod})` : ""}: ${hist.error}`);
+  }
+  const time = (iso) => (iso ? new Date(iso).toLocaleTimeString() : "-");
+  return h("div", {id: "history"}, h("p", {}, hist.message),
+    table("Orders, newest first",
+      ["Order", "Symbol", "Side", "Type", "Qty", "Price", "Avg price", "Filled", "Status",
+       "Updated"],
+      hist.orders.map((o) => h("tr", {}, h("th", {scope: "row"}, o.orderId),
+        h("td", {}, o.symbol), h("td", {}, o.side), h("td", {}, o.type ?? "-"),
+        h("td", {}, o.qty ?? "-"), h("td", {}, o.price ?? "-"), h("td", {}, o.avgPrice ?? "-"),
+        h("td", {}, o.filled ?? "-"), h("td", {title: o.statuses}, o.statuses),
+        h("td", {}, time(o.updated)))), "No orders stored."),
+    table("Executions, newest first",
+      ["Execution", "Order", "Symbol", "Side", "Price", "Qty", "Fee", "When", "Source"],
+      hist.executions.map((e) => h("tr", {}, h("th", {scope: "row"}, e.execId),
+        h("td", {}, e.orderId), h("td", {}, e.symbol), h("td", {}, e.side),
+        h("td", {}, e.price), h("td", {}, e.qty), h("td", {}, e.fee ?? "-"),
+        h("td", {}, time(e.at)), h("td", {}, e.source ?? "-"))), "No executions stored."));
+}
+
 const ACTION_TEXT = {"promote": "Promote", "promote-full": "Promote to production",
                      "pause": "Pause", "resume": "Resume", "abort": "Abort", "retry": "Retry"};
 
@@ -261,7 +287,7 @@ function showRollout(ns, name) {
           h("td", {}, e.count > 1 ? `${e.message} (×${e.count})` : e.message))),
         "No events.")),
       section("history-title", "Orders and executions (PostgreSQL history)",
-        h("p", {class: "empty"}, d.history.message))));
+        history(d.history))));
   });
 }
 
