@@ -20,6 +20,7 @@ from typing import Any
 
 from hybridstream.contract import CONFIGMAP_KEY, REVISION_LABEL, ROLLOUT_LABEL
 from hybridstream.routing import RoutingDocument
+from kubernetes_asyncio.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from hybridstream_operator.clients.kube import Kube, parse_ack, pod_ready
@@ -138,13 +139,18 @@ class Informer:
                 return  # nothing a pass reads changed (a heartbeat, a label we ignore)
         self.wake(*key)
 
-    def _args(self, **kwargs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        return ((self.namespace,) if self.namespace else (), {
-            "label_selector": ROLLOUT_LABEL, "_preload_content": False, **kwargs})
+    async def _open(self, **kwargs: Any) -> Any:
+        """The raw response of a list or watch (JSON parsed here: no model objects)."""
+        args = (self.namespace,) if self.namespace else ()
+        response = await self.list_call(*args, label_selector=ROLLOUT_LABEL,
+                                        _preload_content=False, **kwargs)
+        if response.status != 200:  # raw responses raise nothing themselves
+            async with response:
+                raise ApiException(status=response.status, reason=await response.text())
+        return response
 
     async def _list(self) -> str:
-        args, kwargs = self._args(_request_timeout=60)
-        response = await self.list_call(*args, **kwargs)
+        response = await self._open(_request_timeout=60)
         async with response:
             found = json.loads(await response.read())
         before = self.by_rollout
@@ -165,10 +171,15 @@ class Informer:
     async def _watch(self, version: str) -> str | None:
         """Follow events from ``version`` until the server ends the watch; the version to
         resume from, or None when it expired (410: list again)."""
-        args, kwargs = self._args(watch=True, resource_version=version,
-                                  allow_watch_bookmarks=True, timeout_seconds=WATCH_SECONDS,
-                                  _request_timeout=WATCH_SECONDS + 30)
-        response = await self.list_call(*args, **kwargs)
+        try:
+            response = await self._open(watch=True, resource_version=version,
+                                        allow_watch_bookmarks=True,
+                                        timeout_seconds=WATCH_SECONDS,
+                                        _request_timeout=WATCH_SECONDS + 30)
+        except ApiException as exc:
+            if exc.status == 410:
+                return None
+            raise
         async with response:
             while line := await response.content.readline():
                 event = json.loads(line)
