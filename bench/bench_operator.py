@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import os
 import platform
 import shlex
@@ -65,6 +66,8 @@ GROUP, VERSION, PLURAL = "hybridstream.io", "v1alpha1", "hybridstreamrollouts"
 #: The alert every rollout lists by default; the webhook narrows it by these labels.
 ALERT = "HybridStreamNoEventsCritical"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+#: Seconds an abort or alert may take to show RollingBack before it counts as "not within".
+REACTION_LIMIT = 30
 
 
 @dataclass
@@ -277,14 +280,18 @@ class Bench:
 
     async def _to_rolling_back(self, custom: client.CustomObjectsApi, ns: str, name: str,
                                act: Callable[[str], Awaitable[Any]]) -> float:
-        """Milliseconds from ``act`` to the rollout's status saying RollingBack."""
+        """Milliseconds from ``act`` to the rollout's status saying RollingBack (infinite:
+        not within REACTION_LIMIT s; reported as such, the run goes on)."""
         started = time.monotonic()
         await act(name)
 
         async def rolling_back() -> bool:
             obj = await custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name)
             return (obj.get("status") or {}).get("phase") in ("RollingBack", "RolledBack")
-        await poll(rolling_back, 30, f"{name} RollingBack")
+        try:
+            await poll(rolling_back, REACTION_LIMIT, f"{name} RollingBack")
+        except TimeoutError:
+            return math.inf
         return (time.monotonic() - started) * 1000
 
     @staticmethod
@@ -342,15 +349,25 @@ def checkout(rev: str) -> Any:
 
 
 async def run(bench: Bench, ns: list[int], baseline: str | None,
-              baseline_interval: float = 1.0) -> list[Figures]:
+              baseline_interval: float = 1.0,
+              progress: Callable[[list[Figures]], None] = lambda _: None) -> list[Figures]:
+    """Each N: the baseline (if any), then this code; ``progress`` gets the figures so far
+    after each measurement (a long run keeps what it measured)."""
     figures: list[Figures] = []
     for n in ns:
         if baseline:
             with checkout(baseline) as path:
                 figures.append(await bench.measure(f"baseline {baseline}", n, path,
                                                    baseline_interval))
+                progress(figures)
         figures.append(await bench.measure("this", n, None, DEFAULT_INTERVAL))
+        progress(figures)
     return figures
+
+
+def format_ms(values: list[float], q: float) -> str:
+    found = percentile(values, q)
+    return f"{found:.0f}" if math.isfinite(found) else f"> {REACTION_LIMIT * 1000}"
 
 
 def render(figures: list[Figures], command: str, note: str) -> str:
@@ -361,8 +378,8 @@ def render(figures: list[Figures], command: str, note: str) -> str:
                f"not within {f.adopt_s:.0f} ({f.adopted}/{f.n} adopted)")
             + f" | {f.api_rps:.1f} "
             f"({f.per_rollout_rps:.3f}) | {f.cpu_pct:.1f} | {f.rss_mib:.0f} | "
-            f"{percentile(f.abort_ms, 50):.0f} / {percentile(f.abort_ms, 99):.0f} | "
-            f"{percentile(f.alert_ms, 50):.0f} / {percentile(f.alert_ms, 99):.0f} |"
+            f"{format_ms(f.abort_ms, 50)} / {format_ms(f.abort_ms, 99)} | "
+            f"{format_ms(f.alert_ms, 50)} / {format_ms(f.alert_ms, 99)} |"
             for f in figures]
     return "\n".join([
         "# Operator scale bench", "",
@@ -396,15 +413,17 @@ def main() -> None:
                     "-f", str(REPO / "crds" / "hybridstreamrollout.yaml"),
                     "-f", str(REPO / "crds" / "kopf-peering.yaml")], check=True,
                    capture_output=True)
+    command = "python bench/bench_operator.py " + shlex.join(sys.argv[1:])
+
+    def progress(figures: list[Figures]) -> None:
+        report = render(figures, command, args.note)
+        print(report, flush=True)
+        if not args.no_write:
+            args.output.write_text(report)
     with tempfile.TemporaryDirectory(prefix="bench-operator-") as tmp:
         bench = Bench(kubeconfig, kubectl, args.window, args.samples, Path(tmp),
                       args.adopt_within)
-        figures = asyncio.run(run(bench, args.n, args.baseline, args.baseline_interval))
-    report = render(figures, "python bench/bench_operator.py " + shlex.join(sys.argv[1:]),
-                    args.note)
-    print(report)
-    if not args.no_write:
-        args.output.write_text(report)
+        asyncio.run(run(bench, args.n, args.baseline, args.baseline_interval, progress))
 
 
 if __name__ == "__main__":
