@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any
 from hybridstream.contract import ACK_ANNOTATION, API_GROUP
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
+from kubernetes_asyncio.client.rest import RESTResponse
 
 from hybridstream_operator.logic.builders import Manifest
 from hybridstream_operator.logic.intents import build_intent_annotation
@@ -66,12 +68,24 @@ def as_dict(kube: Kube, obj: Any) -> dict[str, Any]:
     return kube.core.api_client.sanitize_for_serialization(obj)
 
 
+async def call_raw(call: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """``call``'s response as the API serves it (camelCase dict), never built into the
+    client's model objects (their construction is most of a pass's CPU at scale); errors
+    raise ApiException as usual."""
+    response = await call(*args, _preload_content=False, **kwargs)
+    async with response:
+        data = await response.read()
+    if not 200 <= response.status <= 299:
+        raise ApiException(http_resp=RESTResponse(response, data))
+    return json.loads(data)
+
+
 async def scale_deployment(kube: Kube, namespace: str, name: str,
                            replicas: int) -> dict[str, Any]:
     """Set a Deployment's replicas (a retired revision's goes to zero); the Deployment
     as written."""
-    return as_dict(kube, await kube.apps.patch_namespaced_deployment(
-        name, namespace, {"spec": {"replicas": replicas}}, _content_type=MERGE))
+    return await call_raw(kube.apps.patch_namespaced_deployment, name, namespace,
+                          {"spec": {"replicas": replicas}}, _content_type=MERGE)
 
 
 async def delete_deployment(kube: Kube, namespace: str, name: str) -> None:
@@ -126,14 +140,14 @@ async def assert_owned(kube: Kube, manifest: Manifest) -> None:
     group, method = _APPLIERS[manifest["kind"]]
     meta = manifest["metadata"]
     try:
-        found = await getattr(getattr(kube, group), method.replace("patch_", "read_", 1))(
-            meta["name"], meta["namespace"])
+        found = await call_raw(getattr(getattr(kube, group), method.replace("patch_", "read_", 1)),
+                               meta["name"], meta["namespace"])
     except ApiException as exc:
         if _missing(exc):
             return
         raise
     ours = {ref["uid"] for ref in meta.get("ownerReferences", [])}
-    theirs = {ref.uid for ref in (found.metadata.owner_references or [])}
+    theirs = {ref["uid"] for ref in found["metadata"].get("ownerReferences") or []}
     if not ours & theirs:
         raise NotOwned(manifest["kind"], meta["name"])
 
@@ -172,9 +186,8 @@ async def apply_manifest(kube: Kube, manifest: Manifest) -> dict[str, Any]:
     meta = manifest["metadata"]
     apply = getattr(getattr(kube, group), method)
     try:
-        return as_dict(kube, await apply(meta["name"], meta["namespace"], manifest,
-                                         field_manager=FIELD_MANAGER, force=True,
-                                         _content_type=APPLY))
+        return await call_raw(apply, meta["name"], meta["namespace"], manifest,
+                              field_manager=FIELD_MANAGER, force=True, _content_type=APPLY)
     except ApiException as exc:
         if exc.status != 422 or manifest["kind"] != "Service" or "clusterIP" not in str(exc.body):
             raise
@@ -182,9 +195,8 @@ async def apply_manifest(kube: Kube, manifest: Manifest) -> dict[str, Any]:
         # virtual IP (replacing it would need delete on Services, which the operator does
         # not hold) and takes every other field.
         spec = {k: v for k, v in manifest["spec"].items() if k != "clusterIP"}
-        return as_dict(kube, await apply(meta["name"], meta["namespace"],
-                                         {**manifest, "spec": spec}, field_manager=FIELD_MANAGER,
-                                         force=True, _content_type=APPLY))
+        return await call_raw(apply, meta["name"], meta["namespace"], {**manifest, "spec": spec},
+                              field_manager=FIELD_MANAGER, force=True, _content_type=APPLY)
 
 
 async def patch_rollout_status(kube: Kube, namespace: str, name: str, resource_version: str,
@@ -263,4 +275,4 @@ async def apply_event(kube: Kube, rollout: Mapping[str, Any], type_: str, reason
         reporting_component=FIELD_MANAGER, reporting_instance=FIELD_MANAGER,
     )
     with contextlib.suppress(ApiException):
-        await kube.core.create_namespaced_event(meta["namespace"], event)
+        await call_raw(kube.core.create_namespaced_event, meta["namespace"], event)
