@@ -167,9 +167,10 @@ async def poll(check: Callable[[], Awaitable[Any]], within: float, what: str,
                every: float = 0.02) -> Any:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        found = await check()
-        if found:
-            return found
+        with contextlib.suppress(ApiException):  # an overloaded API server times out: again
+            found = await check()
+            if found:
+                return found
         await asyncio.sleep(every)
     raise TimeoutError(f"{what} not within {within} s")
 

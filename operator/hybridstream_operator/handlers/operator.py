@@ -24,7 +24,7 @@ from hybridstream.contract import API_GROUP
 from hybridstream.kubeconfig import build_api_client
 
 from hybridstream_operator.clients.kube import Kube
-from hybridstream_operator.handlers import observability
+from hybridstream_operator.handlers import heap, observability
 from hybridstream_operator.handlers.reconcile import (
     Runtime,
     describe_failure,
@@ -68,6 +68,7 @@ async def hybridstream_startup(settings: kopf.OperatorSettings, memo: kopf.Memo,
                         prometheus_concurrency=op.prometheus_concurrency,
                         resync=op.reconcile_interval, ack_role=op.stream_ack_role)
     rt.caches.start()
+    memo.trimmer = asyncio.create_task(heap.trim_forever(), name="heap trim")
     token = op.webhook_token.get_secret_value() if op.webhook_token else None
     runner = web.AppRunner(build_app(rt, token, scope), access_log=None)
     await runner.setup()
@@ -84,6 +85,7 @@ async def hybridstream_cleanup(memo: kopf.Memo, **_: Any) -> None:
     """Stop the HTTP server and the caches, close the clients."""
     await memo.runner.cleanup()
     await memo.runtime.caches.stop()
+    memo.trimmer.cancel()
     await memo.runtime.http.close()
     await memo.api.close()
 
