@@ -52,7 +52,6 @@ from prometheus_client.parser import text_string_to_metric_families
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from tests.integration.operator.operator_harness import (  # noqa: E402
-    SLOW,
     TOKEN,
     OperatorProcess,
     rollout_manifest,
@@ -157,8 +156,12 @@ class FastAcker:
 
 
 def bench_rollout(name: str) -> dict[str, Any]:
-    """A rollout that stays in Canary (10 min steps) and needs no Prometheus (no metrics)."""
-    manifest = rollout_manifest(name, "http://127.0.0.1:9", **SLOW)
+    """A rollout that stays in Canary (1 h steps) and needs no Prometheus (no metrics). The
+    progress deadline is as long: with 1,000 rollouts the controller-manager takes more than
+    the default 10 minutes to create their 2,000 pods, and the rollouts would roll back."""
+    manifest = rollout_manifest(name, "http://127.0.0.1:9", **{
+        **{phase: {"duration": "1h"} for phase in ("canary", "parallel", "production")},
+        "cutover": [{"percent": 100, "pause": {"duration": "1h"}}], "progressDeadline": "1h"})
     manifest["spec"]["analysis"] = {"interval": "30s", "metrics": [], "alertNames": [ALERT]}
     return manifest
 
