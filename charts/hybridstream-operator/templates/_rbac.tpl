@@ -45,14 +45,15 @@
 - apiGroups: [networking.k8s.io]
   resources: [networkpolicies]
   verbs: [get, list, watch, create, patch]
-# Routing acknowledgements are annotations on the stream pods: read only. The stream pods'
-# own Role (configmaps get/list/watch on their routing ConfigMap) needs those verbs held
-# (RBAC escalation check); their ack right comes from binding the chart's stream-ack
-# ClusterRole, which needs `bind` on that one ClusterRole, not pods patch.
+# Routing acknowledgements and readiness are on the stream pods: read only, through a
+# label-scoped list and watch (the operator's cache; so are Deployments and ConfigMaps,
+# above). The stream pods' own Role (configmaps get/list/watch on their routing ConfigMap)
+# needs those verbs held (RBAC escalation check); their ack right comes from binding the
+# chart's stream-ack ClusterRole, which needs `bind` on that one ClusterRole, not pods patch.
 # https://kubernetes.io/docs/reference/access-authn-authz/rbac/#privilege-escalation-prevention-and-bootstrapping
 - apiGroups: [""]
   resources: [pods]
-  verbs: [list]
+  verbs: [list, watch]
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [clusterroles]
   verbs: [bind]

@@ -6,31 +6,21 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from hybridstream.contract import (
-    ACK_ANNOTATION,
-    API_GROUP,
-    CONFIGMAP_KEY,
-    REVISION_LABEL,
-    ROLLOUT_LABEL,
-)
-from hybridstream.routing import RoutingDocument
+from hybridstream.contract import ACK_ANNOTATION, API_GROUP
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
-from pydantic import ValidationError
+from kubernetes_asyncio.client.rest import RESTResponse
 
-from hybridstream_operator.logic.builders import (
-    Manifest,
-    build_revision_selector,
-    routing_configmap_name,
-)
+from hybridstream_operator.logic.builders import Manifest
 from hybridstream_operator.logic.intents import build_intent_annotation
-from hybridstream_operator.models.observations import Acks, DeploymentState, IntentKind
+from hybridstream_operator.models.observations import IntentKind
 from hybridstream_operator.models.spec import API_VERSION, KIND, PLURAL, SecretKeyRef
 
 FIELD_MANAGER = "hybridstream-operator"
@@ -73,47 +63,29 @@ async def fetch_rollout(kube: Kube, namespace: str, name: str) -> dict[str, Any]
         raise
 
 
-@dataclass(frozen=True)
-class DeploymentInfo:
-    """One of the rollout's Deployments: the revision it runs (its label) and its counts."""
-
-    revision: int | None
-    state: DeploymentState
+def as_dict(kube: Kube, obj: Any) -> dict[str, Any]:
+    """An API response object as the API serves it (camelCase dict)."""
+    return kube.core.api_client.sanitize_for_serialization(obj)
 
 
-def _selector(labels: Mapping[str, str]) -> str:
-    return ",".join(f"{k}={v}" for k, v in labels.items())
+async def call_raw(call: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """``call``'s response as the API serves it (camelCase dict), never built into the
+    client's model objects (their construction is most of a pass's CPU at scale); errors
+    raise ApiException as usual."""
+    response = await call(*args, _preload_content=False, **kwargs)
+    async with response:
+        data = await response.read()
+    if not 200 <= response.status <= 299:
+        raise ApiException(http_resp=RESTResponse(response, data))
+    return json.loads(data)
 
 
-def _revision_of(labels: Mapping[str, str] | None) -> int | None:
-    try:
-        return int((labels or {})[REVISION_LABEL])
-    except (KeyError, ValueError):
-        return None
-
-
-async def list_deployments(kube: Kube, namespace: str, rollout: str,
-                           uid: str) -> dict[str, DeploymentInfo]:
-    """Every Deployment the rollout owns, by name (one list call for all revisions); one
-    merely labelled like ours is not ours."""
-    found = await kube.apps.list_namespaced_deployment(
-        namespace, label_selector=_selector({ROLLOUT_LABEL: rollout}))
-    out = {}
-    for dep in found.items:
-        if not any(ref.uid == uid for ref in dep.metadata.owner_references or []):
-            continue
-        st = dep.status
-        out[dep.metadata.name] = DeploymentInfo(
-            _revision_of(dep.metadata.labels),
-            DeploymentState(exists=True, desired=dep.spec.replicas or 0,
-                            ready=st.ready_replicas or 0, available=st.available_replicas or 0))
-    return out
-
-
-async def scale_deployment(kube: Kube, namespace: str, name: str, replicas: int) -> None:
-    """Set a Deployment's replicas (a retired revision's goes to zero)."""
-    await kube.apps.patch_namespaced_deployment(
-        name, namespace, {"spec": {"replicas": replicas}}, _content_type=MERGE)
+async def scale_deployment(kube: Kube, namespace: str, name: str,
+                           replicas: int) -> dict[str, Any]:
+    """Set a Deployment's replicas (a retired revision's goes to zero); the Deployment
+    as written."""
+    return await call_raw(kube.apps.patch_namespaced_deployment, name, namespace,
+                          {"spec": {"replicas": replicas}}, _content_type=MERGE)
 
 
 async def delete_deployment(kube: Kube, namespace: str, name: str) -> None:
@@ -125,11 +97,13 @@ async def delete_deployment(kube: Kube, namespace: str, name: str) -> None:
             raise
 
 
-def pod_ready(pod: Any) -> bool:
-    if pod.metadata.deletion_timestamp is not None:
-        return False  # terminating pods no longer count, acked or not
-    conditions = (pod.status and pod.status.conditions) or []
-    return any(c.type == "Ready" and c.status == "True" for c in conditions)
+def pod_ready(pod: Mapping[str, Any]) -> bool:
+    """Ready and not terminating (terminating pods no longer count, acked or not); ``pod``
+    as the API serves it (camelCase)."""
+    if pod["metadata"].get("deletionTimestamp"):
+        return False
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def parse_ack(annotations: Mapping[str, str] | None) -> int:
@@ -138,28 +112,6 @@ def parse_ack(annotations: Mapping[str, str] | None) -> int:
         return int((annotations or {}).get(ACK_ANNOTATION, "-1"))
     except ValueError:
         return -1
-
-
-async def fetch_acks(kube: Kube, namespace: str, rollout: str, revision: int) -> Acks:
-    """Acks of the Ready, non-terminating pods of one revision."""
-    selector = _selector(build_revision_selector(rollout, revision))
-    pods = await kube.core.list_namespaced_pod(namespace, label_selector=selector)
-    return Acks(tuple(parse_ack(p.metadata.annotations) for p in pods.items if pod_ready(p)))
-
-
-async def fetch_routing(kube: Kube, namespace: str, rollout: str) -> RoutingDocument | None:
-    """The published routing document, or None when missing or invalid."""
-    try:
-        cm = await kube.core.read_namespaced_config_map(routing_configmap_name(rollout), namespace)
-    except ApiException as exc:
-        if _missing(exc):
-            return None
-        raise
-    try:
-        return RoutingDocument.parse((cm.data or {}).get(CONFIGMAP_KEY, ""))
-    except (ValidationError, ValueError):
-        log.warning("routing ConfigMap of %s/%s is not a valid document", namespace, rollout)
-        return None
 
 
 _APPLIERS = {
@@ -188,14 +140,14 @@ async def assert_owned(kube: Kube, manifest: Manifest) -> None:
     group, method = _APPLIERS[manifest["kind"]]
     meta = manifest["metadata"]
     try:
-        found = await getattr(getattr(kube, group), method.replace("patch_", "read_", 1))(
-            meta["name"], meta["namespace"])
+        found = await call_raw(getattr(getattr(kube, group), method.replace("patch_", "read_", 1)),
+                               meta["name"], meta["namespace"])
     except ApiException as exc:
         if _missing(exc):
             return
         raise
     ours = {ref["uid"] for ref in meta.get("ownerReferences", [])}
-    theirs = {ref.uid for ref in (found.metadata.owner_references or [])}
+    theirs = {ref["uid"] for ref in found["metadata"].get("ownerReferences") or []}
     if not ours & theirs:
         raise NotOwned(manifest["kind"], meta["name"])
 
@@ -227,14 +179,15 @@ async def read_secret_key(kube: Kube, namespace: str, ref: SecretKeyRef) -> str:
         raise SecretUnavailable(f"Secret {ref.name!r} key {ref.key!r} is not UTF-8 text") from None
 
 
-async def apply_manifest(kube: Kube, manifest: Manifest) -> None:
-    """Server-side apply (idempotent; fields we do not set stay with their owners)."""
+async def apply_manifest(kube: Kube, manifest: Manifest) -> dict[str, Any]:
+    """Server-side apply (idempotent; fields we do not set stay with their owners); the
+    object as written."""
     group, method = _APPLIERS[manifest["kind"]]
     meta = manifest["metadata"]
     apply = getattr(getattr(kube, group), method)
     try:
-        await apply(meta["name"], meta["namespace"], manifest, field_manager=FIELD_MANAGER,
-                    force=True, _content_type=APPLY)
+        return await call_raw(apply, meta["name"], meta["namespace"], manifest,
+                              field_manager=FIELD_MANAGER, force=True, _content_type=APPLY)
     except ApiException as exc:
         if exc.status != 422 or manifest["kind"] != "Service" or "clusterIP" not in str(exc.body):
             raise
@@ -242,8 +195,8 @@ async def apply_manifest(kube: Kube, manifest: Manifest) -> None:
         # virtual IP (replacing it would need delete on Services, which the operator does
         # not hold) and takes every other field.
         spec = {k: v for k, v in manifest["spec"].items() if k != "clusterIP"}
-        await apply(meta["name"], meta["namespace"], {**manifest, "spec": spec},
-                    field_manager=FIELD_MANAGER, force=True, _content_type=APPLY)
+        return await call_raw(apply, meta["name"], meta["namespace"], {**manifest, "spec": spec},
+                              field_manager=FIELD_MANAGER, force=True, _content_type=APPLY)
 
 
 async def patch_rollout_status(kube: Kube, namespace: str, name: str, resource_version: str,
@@ -322,4 +275,4 @@ async def apply_event(kube: Kube, rollout: Mapping[str, Any], type_: str, reason
         reporting_component=FIELD_MANAGER, reporting_instance=FIELD_MANAGER,
     )
     with contextlib.suppress(ApiException):
-        await kube.core.create_namespaced_event(meta["namespace"], event)
+        await call_raw(kube.core.create_namespaced_event, meta["namespace"], event)

@@ -15,7 +15,7 @@ from hybridstream.contract import API_GROUP, REVISION_LABEL, ROLE_LABEL, ROLLOUT
 from kubernetes_asyncio import watch
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from hybridstream_operator.clients.kube import Kube, parse_ack, pod_ready
+from hybridstream_operator.clients.kube import Kube, as_dict, parse_ack, pod_ready
 from hybridstream_operator.models.spec import API_VERSION, KIND, PLURAL
 
 #: A stream pod gets this long to answer through the pod proxy; a kwok or wedged pod must
@@ -92,13 +92,13 @@ async def watch_rollouts(kube: Kube, namespace: str | None, name: str | None = N
 
 async def stream_pods(kube: Kube, namespace: str, rollout: str) -> list[dict[str, Any]]:
     """The rollout's stream pods: name, role, revision, readiness, acked routing generation."""
-    pods = await kube.core.list_namespaced_pod(namespace,
-                                               label_selector=f"{ROLLOUT_LABEL}={rollout}")
-    return [{"name": p.metadata.name,
-             "role": (p.metadata.labels or {}).get(ROLE_LABEL, "?"),
-             "revision": (p.metadata.labels or {}).get(REVISION_LABEL),
-             "ready": pod_ready(p), "ack": parse_ack(p.metadata.annotations)}
-            for p in pods.items if p.metadata.deletion_timestamp is None]
+    found = as_dict(kube, await kube.core.list_namespaced_pod(
+        namespace, label_selector=f"{ROLLOUT_LABEL}={rollout}"))
+    return [{"name": p["metadata"]["name"],
+             "role": (p["metadata"].get("labels") or {}).get(ROLE_LABEL, "?"),
+             "revision": (p["metadata"].get("labels") or {}).get(REVISION_LABEL),
+             "ready": pod_ready(p), "ack": parse_ack(p["metadata"].get("annotations"))}
+            for p in found["items"] if not p["metadata"].get("deletionTimestamp")]
 
 
 async def rollout_events(kube: Kube, namespace: str, rollout: str) -> list[dict[str, Any]]:

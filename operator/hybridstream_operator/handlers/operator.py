@@ -1,9 +1,11 @@
-"""The kopf wiring: settings chosen on purpose, one daemon per rollout that runs a
-reconcile pass every tick (or at once when woken: by the webhook, or by a request appearing
-on the object in kopf's watch), and the HTTP server's lifecycle.
+"""The kopf wiring: settings chosen on purpose, the watch-backed caches, one daemon per
+rollout that runs a pass when the last one says the next is due (a timer of the phase
+machine, at most the resync interval) or at once when woken: by the webhook, by a request
+or a new spec appearing on the object in kopf's watch, or by a change the caches saw on the
+rollout's Deployments, pods or routing ConfigMap. And the HTTP server's lifecycle.
 
-Why a daemon and not ``@kopf.timer``: the webhook must be able to cut the wait short, and
-a daemon's loop can wait on an event; every pass still re-reads the object, so nothing
+Why a daemon and not ``@kopf.timer``: the wait must be cut short by those wake-ups, and a
+daemon's loop can wait on an event; every pass still re-reads the object, so nothing
 depends on kopf's cached body.
 """
 
@@ -22,7 +24,7 @@ from hybridstream.contract import API_GROUP
 from hybridstream.kubeconfig import build_api_client
 
 from hybridstream_operator.clients.kube import Kube
-from hybridstream_operator.handlers import observability
+from hybridstream_operator.handlers import heap, observability
 from hybridstream_operator.handlers.reconcile import (
     Runtime,
     describe_failure,
@@ -39,6 +41,8 @@ from hybridstream_operator.models.status import RolloutStatus
 log = logging.getLogger(__name__)
 #: Comma-separated namespaces the webhook may act in; empty for cluster-wide (set by the CLI).
 SCOPE_ENV = "HYBRIDSTREAM_OPERATOR_SCOPE"
+#: Seconds before the first retry of a failing rollout (doubling up to RETRY_CAP_SECONDS).
+FAILURE_RETRY = 1.0
 
 
 @kopf.on.startup()
@@ -59,10 +63,13 @@ async def hybridstream_startup(settings: kopf.OperatorSettings, memo: kopf.Memo,
     op = OperatorSettings()
     settings.peering.lifetime = op.peering_lifetime
     api, _ = await build_api_client()
-    rt = Runtime(Kube.from_api_client(api), aiohttp.ClientSession(), interval=op.reconcile_interval,
-                 ack_role=op.stream_ack_role)
-    token = op.webhook_token.get_secret_value() if op.webhook_token else None
     scope = [n for n in os.environ.get(SCOPE_ENV, "").split(",") if n]
+    rt = Runtime.create(Kube.from_api_client(api), aiohttp.ClientSession(), scope or None,
+                        prometheus_concurrency=op.prometheus_concurrency,
+                        resync=op.reconcile_interval, ack_role=op.stream_ack_role)
+    rt.caches.start()
+    memo.trimmer = asyncio.create_task(heap.trim_forever(), name="heap trim")
+    token = op.webhook_token.get_secret_value() if op.webhook_token else None
     runner = web.AppRunner(build_app(rt, token, scope), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, op.http_host, op.http_port).start()
@@ -75,8 +82,10 @@ async def hybridstream_startup(settings: kopf.OperatorSettings, memo: kopf.Memo,
 
 @kopf.on.cleanup()
 async def hybridstream_cleanup(memo: kopf.Memo, **_: Any) -> None:
-    """Stop the HTTP server and close the clients."""
+    """Stop the HTTP server and the caches, close the clients."""
     await memo.runner.cleanup()
+    await memo.runtime.caches.stop()
+    memo.trimmer.cancel()
     await memo.runtime.http.close()
     await memo.api.close()
 
@@ -87,10 +96,12 @@ async def hybridstreamrollout_reconcile(name: str, namespace: str, memo: kopf.Me
                                         logger: logging.Logger, **_: Any) -> None:
     """Run passes until the rollout is deleted or the operator stops."""
     rt: Runtime = memo.runtime
+    await rt.caches.wait_synced()
     failures, last_failure = 0, None
     while not stopped:
+        delay = rt.resync
         try:
-            await reconcile_rollout(rt, namespace, name)
+            delay = await reconcile_rollout(rt, namespace, name)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -108,12 +119,16 @@ async def hybridstreamrollout_reconcile(name: str, namespace: str, memo: kopf.Me
             if failures:
                 logger.info("reconcile recovered after %d failed passes", failures)
             failures, last_failure = 0, None
-        await rt.wakeups.wait(namespace, name, retry_delay(failures, rt.interval))
+        await rt.wakeups.wait(namespace, name,
+                              retry_delay(failures, FAILURE_RETRY) if failures else delay)
 
 
 def has_pending_request(body: kopf.Body, meta: kopf.Meta, **_: Any) -> bool:
-    """An intent or a recorded alert on the object not handled yet (a filter: kopf logs
-    nothing for the events it drops, our own status writes among them)."""
+    """A spec not reconciled yet, or an intent or a recorded alert on the object not
+    handled yet (a filter: kopf logs nothing for the events it drops, our own status writes
+    among them)."""
+    if meta.get("generation") != (body.get("status") or {}).get("observedGeneration"):
+        return True
     annotations = meta.get("annotations") or {}
     if not (parse_intent(annotations) or parse_alerts(annotations)):
         return False  # the common case: no status parsing
@@ -122,7 +137,7 @@ def has_pending_request(body: kopf.Body, meta: kopf.Meta, **_: Any) -> bool:
 
 @kopf.on.event(API_GROUP, API_VERSION, PLURAL, when=has_pending_request)
 async def hybridstreamrollout_wake(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> None:
-    """A request waiting on the object (``kubectl hsr`` intent, recorded alert): the
-    rollout's loop runs its next pass now, not at its next tick. kopf's own watch of the
-    rollouts brings it; nothing is re-read."""
+    """A new spec or a request waiting on the object (``kubectl hsr`` intent, recorded
+    alert): the rollout's loop runs its next pass now, not when its next timer is due.
+    kopf's own watch of the rollouts brings it; nothing is re-read."""
     memo.runtime.wakeups.wake(meta["namespace"], meta["name"])

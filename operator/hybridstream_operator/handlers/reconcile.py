@@ -1,7 +1,8 @@
 """One reconcile pass of one rollout (argo-rollouts' ``rolloutContext`` in Python): read the
-object fresh, gather observations, ``decide``, apply the actions idempotently, persist the
-status once. Every step is safe to repeat, so an operator killed anywhere in here resumes
-from the last persisted status without skipping or doubling a step."""
+object fresh, gather observations (from the watch-backed caches), ``decide``, apply the
+actions idempotently, persist the status once, and say when the next pass is due. Every
+step is safe to repeat, so an operator killed anywhere in here resumes from the last
+persisted status without skipping or doubling a step."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -20,6 +21,7 @@ import aiohttp
 from kubernetes_asyncio.client.exceptions import ApiException
 from pydantic import ValidationError
 
+from hybridstream_operator.clients.cache import Caches
 from hybridstream_operator.clients.kube import (
     Kube,
     NotOwned,
@@ -28,10 +30,7 @@ from hybridstream_operator.clients.kube import (
     apply_manifest,
     assert_owned,
     delete_deployment,
-    fetch_acks,
     fetch_rollout,
-    fetch_routing,
-    list_deployments,
     patch_rollout_annotations,
     patch_rollout_conditions,
     patch_rollout_status,
@@ -61,7 +60,7 @@ from hybridstream_operator.logic.revisions import find_record, observed_sides
 from hybridstream_operator.logic.steps import assess_analysis_due, data_start, measured_metrics
 from hybridstream_operator.models.actions import EmitEvent, PublishRouting
 from hybridstream_operator.models.base import parse_duration
-from hybridstream_operator.models.observations import Acks, DeploymentState, Observations, Sample
+from hybridstream_operator.models.observations import DeploymentState, Observations, Sample
 from hybridstream_operator.models.spec import Prometheus, RolloutSpec
 from hybridstream_operator.models.status import RolloutStatus
 
@@ -96,13 +95,24 @@ class Wakeups:
 
 @dataclass
 class Runtime:
-    """Long-lived clients of one operator process."""
+    """Long-lived clients and caches of one operator process."""
 
     kube: Kube
     http: aiohttp.ClientSession
-    wakeups: Wakeups = field(default_factory=Wakeups)
-    interval: float = 1.0
+    caches: Caches
+    wakeups: Wakeups
+    prometheus_gate: asyncio.Semaphore
+    resync: float = 30.0  # OperatorSettings.reconcile_interval
     ack_role: str = "hybridstream-stream-ack"  # OperatorSettings.stream_ack_role
+
+    @classmethod
+    def create(cls, kube: Kube, http: aiohttp.ClientSession, namespaces: list[str] | None,
+               *, prometheus_concurrency: int = 16, **settings: Any) -> Runtime:
+        """A runtime over ``namespaces`` (None: cluster-wide) whose caches wake the rollout
+        a watched change concerns (the caches start with ``caches.start()``)."""
+        wakeups = Wakeups()
+        return cls(kube, http, Caches.build(kube, namespaces, wakeups.wake), wakeups,
+                   asyncio.Semaphore(prometheus_concurrency), **settings)
 
 
 async def fetch_unless_interrupted(rt: Runtime, namespace: str, name: str,
@@ -157,36 +167,36 @@ async def measure(rt: Runtime, ns: str, name: str, spec: RolloutSpec, status: Ro
     except SecretUnavailable as exc:
         return tuple(Sample(metric, error=str(exc)) for metric in queries)
     timeout = parse_duration(prom.timeout).total_seconds()
-    return await fetch_unless_interrupted(rt, ns, name, status, fetch_samples(
-        rt.http, prom.address, queries, timeout, headers=headers))
+
+    async def gated() -> tuple[Sample, ...]:
+        # one Prometheus shared by every rollout: a bounded number of passes query at once
+        async with rt.prometheus_gate:
+            return await fetch_samples(rt.http, prom.address, queries, timeout, headers=headers)
+    return await fetch_unless_interrupted(rt, ns, name, status, gated())
 
 
 async def gather_observations(rt: Runtime, obj: dict[str, Any], spec: RolloutSpec,
                               status: RolloutStatus, now: datetime) -> Observations:
-    """Everything ``decide`` needs, read concurrently; no analysis in a pass that has an
-    intent or alert to act on (it acts first)."""
+    """Everything ``decide`` needs: the caches' Deployments, acks and routing, and the
+    samples when analysis is due (not in a pass that has an intent or alert to act on: it
+    acts first)."""
     ns, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
     annotations = obj["metadata"].get("annotations") or {}
     samples = None
     if assess_analysis_due(spec, status, now) and not pending_request(annotations, status):
         samples = await measure(rt, ns, name, spec, status, now=now)
     stable, candidate = observed_sides(status)
-
-    async def acks(revision: int | None) -> Acks:
-        return Acks() if revision is None else await fetch_acks(rt.kube, ns, name, revision)
-
-    deployments, legacy_acks, hybrid_acks, published = await asyncio.gather(
-        list_deployments(rt.kube, ns, name, obj["metadata"]["uid"]), acks(stable),
-        acks(candidate),
-        fetch_routing(rt.kube, ns, name))
+    caches = rt.caches
+    deployments = caches.deployments_of(ns, name, obj["metadata"]["uid"])
 
     def state(revision: int | None) -> DeploymentState:
         info = None if revision is None else deployments.get(
             revision_deployment_name(name, revision))
         return info.state if info else DeploymentState()
     return Observations(rollout=name, legacy=state(stable), hybrid=state(candidate),
-                        legacy_acks=legacy_acks, hybrid_acks=hybrid_acks,
-                        published=published, samples=samples,
+                        legacy_acks=caches.acks(ns, name, stable),
+                        hybrid_acks=caches.acks(ns, name, candidate),
+                        published=caches.routing_of(ns, name), samples=samples,
                         intent=parse_intent(annotations), alerts=parse_alerts(annotations),
                         deployments={n: (i.revision, i.state.desired)
                                      for n, i in deployments.items()})
@@ -205,7 +215,7 @@ async def apply_decision(rt: Runtime, obj: dict[str, Any], spec: RolloutSpec,
         if isinstance(action, PublishRouting):
             routing = build_routing_configmap(owner, action.document)
             await assert_owned(rt.kube, routing)
-            await apply_manifest(rt.kube, routing)
+            rt.caches.record("ConfigMap", await apply_manifest(rt.kube, routing))
             published = True
     stable, candidate = observed_sides(status)
     wanted = {stable: status.replicas.stable}
@@ -225,11 +235,11 @@ async def apply_decision(rt: Runtime, obj: dict[str, Any], spec: RolloutSpec,
         for manifest in manifests:  # only when something changed: the reads are rare
             await assert_owned(rt.kube, manifest)
         for manifest in manifests:
-            await apply_manifest(rt.kube, manifest)
+            rt.caches.record(manifest["kind"], await apply_manifest(rt.kube, manifest))
     idle = {n: found for n, found in obs.deployments.items() if n not in names}
     to_zero, to_delete = plan_retirements(idle, {r.number for r in status.revisions})
     for name in to_zero:
-        await scale_deployment(rt.kube, owner.namespace, name, 0)
+        rt.caches.record("Deployment", await scale_deployment(rt.kube, owner.namespace, name, 0))
     for name in to_delete:
         await delete_deployment(rt.kube, owner.namespace, name)
 
@@ -242,12 +252,15 @@ async def post_events(rt: Runtime, obj: dict[str, Any], decision: Decision) -> N
             await apply_event(rt.kube, obj, action.type.value, action.reason, action.message)
 
 
-async def reconcile_rollout(rt: Runtime, namespace: str, name: str) -> None:
-    """One full pass; raises on API errors (the caller counts and retries next tick)."""
+async def reconcile_rollout(rt: Runtime, namespace: str, name: str) -> float:
+    """One full pass; the seconds until the next one is due: at once when this pass changed
+    the status (the machine may have more to do with what it decided), else when its next
+    timer falls due, at most ``rt.resync`` (watched changes, intents and alerts wake it
+    sooner). Raises on API errors (the caller counts and retries with backoff)."""
     started = time.monotonic()
     obj = await fetch_rollout(rt.kube, namespace, name)
     if obj is None or obj["metadata"].get("deletionTimestamp"):
-        return
+        return rt.resync
     spec = RolloutSpec.model_validate(obj["spec"])
     status = RolloutStatus.model_validate(obj.get("status") or {})
     now = datetime.now(UTC)
@@ -260,9 +273,9 @@ async def reconcile_rollout(rt: Runtime, namespace: str, name: str) -> None:
     body = new_status.model_dump(by_alias=True, mode="json")
     # Unchanged (nothing due, nothing observed moved): no write, and no new resourceVersion
     # for every watcher of the rollout to receive.
-    written = body == status.model_dump(by_alias=True, mode="json") or \
-        await patch_rollout_status(rt.kube, namespace, name,
-                                   obj["metadata"]["resourceVersion"], body)
+    changed = body != status.model_dump(by_alias=True, mode="json")
+    written = not changed or await patch_rollout_status(
+        rt.kube, namespace, name, obj["metadata"]["resourceVersion"], body)
     if written and (new_status.phase, new_status.step_index) != (status.phase, status.step_index):
         log.info("%s/%s: %s → %s %s (%s)", namespace, name, status.phase.value,
                  new_status.phase.value, new_status.step_label, new_status.message)
@@ -276,8 +289,12 @@ async def reconcile_rollout(rt: Runtime, namespace: str, name: str) -> None:
             await patch_rollout_annotations(rt.kube, namespace, name, cleanup)
     else:
         observability.STATUS_CONFLICTS.labels(namespace, name).inc()
-        rt.wakeups.wake(namespace, name)  # re-decide from the fresh object right away
     observability.RECONCILE_SECONDS.observe(time.monotonic() - started)
+    if changed:  # written, or lost a conflict: re-decide from the fresh object right away
+        return 0.0
+    if decision.next_at is None:
+        return rt.resync
+    return min(rt.resync, max(0.0, (decision.next_at - datetime.now(UTC)).total_seconds()))
 
 
 def describe_failure(exc: BaseException) -> tuple[str, str]:

@@ -23,7 +23,11 @@ from hybridstream.contract import ROLLOUT_LABEL, SCOPE_NAMESPACE, SCOPE_ROLLOUT
 from kubernetes_asyncio.client.exceptions import ApiException
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from hybridstream_operator.clients.kube import list_rollouts, patch_rollout_annotations
+from hybridstream_operator.clients.kube import (
+    fetch_rollout,
+    list_rollouts,
+    patch_rollout_annotations,
+)
 from hybridstream_operator.handlers.observability import REFUSED, REGISTRY
 from hybridstream_operator.handlers.reconcile import Runtime
 from hybridstream_operator.logic.intents import build_alert_annotation, build_intent_annotation
@@ -89,14 +93,20 @@ async def refuse_bad_input(request: web.Request,
         return web.json_response({"error": str(exc)}, status=exc.status)
 
 
+def alert_scope(alert: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The alert's namespace and rollout labels, when present."""
+    labels = alert.get("labels") if isinstance(alert.get("labels"), dict) else {}
+    return (next((labels[k] for k in NAMESPACE_LABELS if k in labels), None),
+            next((labels[k] for k in ROLLOUT_LABELS if k in labels), None))
+
+
 def select_targets(alert: dict[str, Any], rollouts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rollouts a firing alert acts on: those listing its name in ``spec.analysis.alertNames``,
     (the defaults when the stored object has none), narrowed by the alert's namespace and
     rollout labels when present."""
     labels = alert.get("labels") if isinstance(alert.get("labels"), dict) else {}
     name = labels.get("alertname", "")
-    namespace = next((labels[k] for k in NAMESPACE_LABELS if k in labels), None)
-    rollout = next((labels[k] for k in ROLLOUT_LABELS if k in labels), None)
+    namespace, rollout = alert_scope(alert)
     chosen = []
     for obj in rollouts:
         meta = obj["metadata"]
@@ -120,11 +130,21 @@ async def alertmanager(request: web.Request) -> web.Response:
         raise Refused(400, "wrong_shape", "alerts must be a list of objects")
     rt = request.app[RUNTIME_KEY]
     scope = request.app[SCOPE_KEY]
-    rollouts = [obj for ns in (scope or [None]) for obj in await list_rollouts(rt.kube, ns)]
+    listed: list[dict[str, Any]] | None = None
     acted = []
     for alert in alerts:
         if alert.get("status") != "firing":
             continue
+        namespace, rollout = alert_scope(alert)
+        if namespace and rollout:  # one rollout named: read it, not every rollout served
+            found = (await fetch_rollout(rt.kube, namespace, rollout)
+                     if not scope or namespace in scope else None)
+            rollouts = [found] if found else []
+        else:
+            if listed is None:
+                listed = [obj for ns in (scope or [None])
+                          for obj in await list_rollouts(rt.kube, ns)]
+            rollouts = listed
         labels = alert.get("labels") if isinstance(alert.get("labels"), dict) else {}
         signal = AlertSignal(
             name=str(labels.get("alertname", "")),

@@ -71,13 +71,44 @@ class Decision:
     status: RolloutStatus
     actions: tuple[Action, ...]
     verdicts: tuple[tuple[str, Verdict], ...] = ()  # this pass's measurements, for metrics
+    #: When a timer of the new status falls due with nothing observed changing (None: no
+    #: timer runs; watched changes, intents and alerts wake the rollout anyway).
+    next_at: datetime | None = None
 
 
 def decide(spec: RolloutSpec, status: RolloutStatus, obs: Observations, now: datetime) -> Decision:
     """Compute the next status and the actions that realise it."""
     run = _Pass(spec, status.model_copy(deep=True), obs, now)
     run.run()
-    return Decision(run.status, tuple(run.actions), tuple(run.verdicts))
+    return Decision(run.status, tuple(run.actions), tuple(run.verdicts),
+                    next_due(spec, run.status, now))
+
+
+def next_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> datetime | None:
+    """The earliest time one of ``status``'s timers is due: the step's end, the next
+    analysis, the progress or coverage deadline, the rolled-back scale-down. Everything
+    else a pass waits for (acks, Ready pods, the routing, intents, alerts, a new spec) is
+    watched, so it needs no timer. Never before ``now``."""
+    due: list[datetime] = []
+    walking = status.candidate_revision is not None
+    if steps.measured_metrics(spec, status):
+        last = status.analysis.last_run_at
+        due.append(now if last is None else last + parse_duration(spec.analysis.interval))
+    if walking and status.phase in PROGRESSING:
+        if status.step_started_at is None:  # the handover of the step is in flight
+            due.append((status.phase_started_at or now)
+                       + parse_duration(spec.steps.progress_deadline))
+        elif not status.promote_requested:
+            duration = steps.step_duration(spec, status.phase, status.step_index)
+            if duration is not None:
+                due.append(status.step_started_at + duration)
+    if status.coverage.uncovered_since is not None:
+        due.append(status.coverage.uncovered_since
+                   + parse_duration(spec.steps.coverage_deadline))
+    if (walking and status.phase is Phase.ROLLED_BACK and status.rolled_back_at is not None
+            and status.hybrid_retired_at is None):
+        due.append(status.rolled_back_at + parse_duration(spec.rollback.scale_down_delay))
+    return max(min(due), now) if due else None
 
 
 @dataclass
@@ -357,10 +388,10 @@ class _Pass:
             not_applicable = describe_not_applicable(status.analysis.metrics)
             note = f" ({not_applicable})" if not_applicable else ""
             if elapsed < duration:
-                status.message = (
-                    f"{label}: {int(elapsed.total_seconds())}s of "
-                    f"{int(duration.total_seconds())}s{note}"
-                )
+                # The end, not a countdown: a message that changed every pass would be a
+                # status write every pass.
+                end = status.step_started_at + duration
+                status.message = f"{label}: ends at {end.isoformat(timespec='seconds')}{note}"
                 return
             metrics = applicable(self.spec.analysis.metrics, status.phase)
             gate = assess_gate(metrics, {m.name: m for m in status.analysis.metrics})
@@ -546,3 +577,4 @@ class _Pass:
                                   else replicas.hybrid)
         status.replicas.candidate = (0 if self._candidate is None or status.hybrid_retired_at
                                      else replicas.hybrid)
+

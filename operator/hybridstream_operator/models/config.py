@@ -23,4 +23,9 @@ class OperatorSettings(BaseSettings):
         description="the chart's ClusterRole letting a stream pod write its own routing ack "
         "(bound per rollout; its ValidatingAdmissionPolicy allows nothing else)")
     reconcile_interval: float = Field(
-        default=1.0, gt=0, description="seconds between passes of one rollout (wakeups cut it)")
+        default=30.0, gt=0,
+        description="the longest wait between two passes of one rollout (a safety resync): "
+        "its timers, watched changes, intents and alerts run a pass sooner")
+    prometheus_concurrency: int = Field(
+        default=16, ge=1,
+        description="analysis passes querying Prometheus at once, across all rollouts")

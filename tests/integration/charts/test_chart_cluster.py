@@ -186,7 +186,9 @@ def test_install_rbac_upgrade_uninstall(helm_on_cluster: HelmOnCluster, namespac
                                ("patch", "hybridstreamrollouts.hybridstream.io/status"),
                                ("create", "deployments.apps"), ("patch", "configmaps"),
                                ("create", "roles.rbac.authorization.k8s.io"),
-                               ("list", "pods"), ("create", "events"),
+                               ("list", "pods"), ("watch", "pods"),
+                               ("watch", "deployments.apps"), ("watch", "configmaps"),
+                               ("create", "events"),
                                ("patch", "kopfpeerings.kopf.dev")):
             assert can_i(crds, sa, verb, resource, served), (verb, resource, served)
         assert can_i(crds, sa, "get", "secrets/prom-creds", served)  # rbac.prometheusSecretNames

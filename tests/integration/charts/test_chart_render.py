@@ -293,7 +293,10 @@ def test_rbac_covers_the_operator_and_the_stream_pods_role(helm: Helm) -> None:
                 assert {"create", "patch", "get"} <= g[key], key
                 allowed = {"delete"} if key == ("apps", "deployments") else set()
                 assert not ({"delete", "deletecollection", "update"} - allowed) & g[key], key
-            assert g[("", "pods")] == {"list"}
+            # the operator's caches: a label-scoped list and watch of each kind it reads
+            assert g[("", "pods")] == {"list", "watch"}
+            for key in (("apps", "deployments"), ("", "configmaps")):
+                assert {"list", "watch"} <= g[key], key
             assert g[("rbac.authorization.k8s.io", "clusterroles")] == {"bind"}
 
 
@@ -354,7 +357,7 @@ def test_operator_cli_and_settings_accept_what_the_chart_passes(helm: Helm, valu
     assert args.liveness.endswith(":8081/healthz")
     prefix = OperatorSettings.model_config["env_prefix"]
     ours = [e["name"] for e in c["env"] if e["name"].startswith(prefix)]
-    assert len(ours) == 4
+    assert len(ours) == 5
     assert {e["name"]: e.get("value") for e in c["env"]}[f"{prefix}STREAM_ACK_ROLE"] == STREAM_ACK
     for name in ours:
         assert name.removeprefix(prefix).lower() in OperatorSettings.model_fields, name

@@ -68,7 +68,8 @@ class OperatorProcess:
                "HYBRIDSTREAM_OPERATOR_HTTP_HOST": "127.0.0.1",
                "HYBRIDSTREAM_OPERATOR_HTTP_PORT": str(self.http_port),
                "HYBRIDSTREAM_OPERATOR_WEBHOOK_TOKEN": TOKEN,
-               "HYBRIDSTREAM_OPERATOR_RECONCILE_INTERVAL": "0.3",
+               # a long resync: timers and watched changes must drive every pass
+               "HYBRIDSTREAM_OPERATOR_RECONCILE_INTERVAL": "10",
                "HYBRIDSTREAM_OPERATOR_PEERING_LIFETIME": "6",
                **({"POD_NAME": self.pod_name} if self.pod_name else {}),
                **({"HYBRIDSTREAM_OPERATOR_STREAM_ACK_ROLE": self.stream_ack_role}

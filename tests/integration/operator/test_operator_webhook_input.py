@@ -66,7 +66,7 @@ async def test_an_existing_rollout_with_a_bad_body_is_400(env):
 
 
 async def test_the_token_is_trimmed(env, kube):
-    rt = Runtime(Kube.from_api_client(kube), aiohttp.ClientSession())
+    rt = Runtime.create(Kube.from_api_client(kube), aiohttp.ClientSession(), [env.namespace])
     app = build_app(rt, f"{TOKEN}\n", [env.namespace])
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         r = await client.post("/api/v1/alertmanager", json={"alerts": []},
