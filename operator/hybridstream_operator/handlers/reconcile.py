@@ -203,7 +203,8 @@ async def gather_observations(rt: Runtime, obj: dict[str, Any], spec: RolloutSpe
 
 
 async def apply_decision(rt: Runtime, obj: dict[str, Any], spec: RolloutSpec,
-                         obs: Observations, decision: Decision) -> None:
+                         obs: Observations, decision: Decision, *,
+                         prior: RolloutStatus) -> None:
     """Publish routing in order, converge the Deployments (and the other objects, whenever
     the spec, a replica count or the routing changed: a new stable revision moves the
     stable Service the document names)."""
@@ -236,7 +237,13 @@ async def apply_decision(rt: Runtime, obj: dict[str, Any], spec: RolloutSpec,
             await assert_owned(rt.kube, manifest)
         for manifest in manifests:
             rt.caches.record(manifest["kind"], await apply_manifest(rt.kube, manifest))
-    idle = {n: found for n, found in obs.deployments.items() if n not in names}
+    # Retire only revisions the status already written puts on neither side: the pass that
+    # makes a candidate stable scales the old stable down on the next pass, once the swap
+    # is durable. Killed before its status write, an operator would otherwise republish a
+    # document naming a stable revision it had just left without pods.
+    keep = set(names) | {revision_deployment_name(owner.name, r)
+                         for r in observed_sides(prior) if r is not None}
+    idle = {n: found for n, found in obs.deployments.items() if n not in keep}
     to_zero, to_delete = plan_retirements(idle, {r.number for r in status.revisions})
     for name in to_zero:
         rt.caches.record("Deployment", await scale_deployment(rt.kube, owner.namespace, name, 0))
@@ -266,7 +273,7 @@ async def reconcile_rollout(rt: Runtime, namespace: str, name: str) -> float:
     now = datetime.now(UTC)
     obs = await gather_observations(rt, obj, spec, status, now)
     decision = decide(spec, status, obs, now)
-    await apply_decision(rt, obj, spec, obs, decision)
+    await apply_decision(rt, obj, spec, obs, decision, prior=status)
     new_status = decision.status
     new_status.observed_generation = obj["metadata"].get("generation")
     new_status.conditions = set_condition(new_status.conditions, True, RECONCILED, "", now)

@@ -444,7 +444,10 @@ class _Pass:
         else:
             self._event(EventType.NORMAL, "RevisionReplaced",
                         f"revision {new.label} is stable; revision {old.label} scaled to zero")
-        generation = status.routing.generation
+        # After the document in force, not the status mirror: an operator killed between
+        # publishing Production and writing status has a mirror one generation behind, and
+        # reusing that number would give the pods two documents under one generation.
+        generation = self._in_force().generation
         self._publish(RoutingDocument(generation=generation + 1, hybridMode=Mode.CANARY,
                                       hybridHigh=0, legacyLow=0))
         self._describe_complete()

@@ -149,6 +149,24 @@ def test_a_document_published_before_stable_status_existed_is_republished_with_i
     assert w.published.generation == old.generation + 1  # once
 
 
+def test_the_completing_document_follows_the_published_one_when_status_lags():
+    """Killed after publishing Production but before writing status: the status mirror is a
+    generation behind the ConfigMap. Completion must still number its document after the
+    one the pods applied (the same number twice was a regression the restart test found)."""
+    w = World(make_spec())
+    w.run_until(lambda s: s.phase is Phase.PRODUCTION and s.step_started_at is not None)
+    production = w.published
+    assert production.hybrid_mode.value == "production"
+    w.status.routing = w.status.routing.model_copy(
+        update={"generation": production.generation - 1})  # the lost status write
+    complete(w)
+    swap = w.published_docs[-1]
+    assert (swap.hybrid_mode.value, swap.stable_revision) == ("canary", 1)
+    assert swap.generation == production.generation + 1
+    gens = [d.generation for d in w.published_docs]
+    assert gens == sorted(set(gens))
+
+
 def test_a_policy_change_is_not_a_revision():
     w = complete(World(make_spec()))
     w.spec = make_spec(steps={"canary": {"duration": "1h"}},
