@@ -5,7 +5,7 @@ test:           ## install everything, lint, run all test tiers
 	bash hack/test.sh
 
 demo:           ## local cluster + operator + a rollout walking its phases
-	bash hack/demo.sh
+	V=$$(bash hack/setup-python.sh) && $$V/bin/python -m hack.demo
 
 unit:           ## the unit tier alone (tests/unit; about 20 s), same setup as make test
 	bash hack/test.sh unit

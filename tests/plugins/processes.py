@@ -9,7 +9,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 import yaml
 
-T = TypeVar("T")
+from hack.kube import wait_for
 
 
 class Stoppable(Protocol):
@@ -32,24 +31,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def wait_for(
-    condition: Callable[[], T | None], *, timeout: float = 30.0, interval: float = 0.2,
-    what: str = "condition",
-) -> T:
-    """Poll ``condition`` until it returns a truthy value, or fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-            if value:
-                return value
-        except Exception as exc:  # a not-yet-ready peer raises; keep polling
-            last_error = exc
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout} s waiting for {what}: {last_error!r}")
 
 
 class LoggedProcess:
