@@ -7,7 +7,6 @@ logs with them), and a diagnostics dump for failure messages.
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from hybridstream.contract import ACK_ANNOTATION
 from hack.kube import Kube, wait_for
 from hack.manifests import ROLLOUT
 from hack.stack import Stack
+from tests.plugins.processes import LoggedProcess
 
 STREAM_SELECTOR = f"hybridstream.io/rollout={ROLLOUT}"
 
@@ -143,7 +143,7 @@ class LogFollower:
 
     def __init__(self, cluster: Kube, namespace: str, workdir: Path) -> None:
         self.cluster, self.namespace, self.workdir = cluster, namespace, workdir
-        self._procs: dict[str, tuple[str, str, subprocess.Popen[bytes]]] = {}
+        self._procs: dict[str, tuple[str, str, LoggedProcess]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -155,8 +155,7 @@ class LogFollower:
         self._stop.set()
         self._thread.join(timeout=10)
         for *_, proc in self._procs.values():
-            proc.terminate()
-            proc.wait(timeout=10)
+            proc.stop()
 
     def _run(self) -> None:
         while not self._stop.wait(1.0):
@@ -170,11 +169,9 @@ class LogFollower:
                 labels = pod["metadata"]["labels"]
                 role = labels.get("hybridstream.io/role", "?")
                 revision = labels.get("hybridstream.io/revision", "?")
-                with (self.workdir / f"{name}.log").open("wb") as out:
-                    self._procs[name] = (role, revision, subprocess.Popen(
-                        [str(self.cluster.kubectl_bin), "--kubeconfig",
-                         str(self.cluster.kubeconfig), "logs", "-f", "-n", self.namespace,
-                         name], stdout=out, stderr=subprocess.DEVNULL))
+                self._procs[name] = (role, revision, LoggedProcess(
+                    [str(self.cluster.kubectl_bin), "--kubeconfig", str(self.cluster.kubeconfig),
+                     "logs", "-f", "-n", self.namespace, name], self.workdir / f"{name}.log"))
 
     def events(self) -> list[Event]:
         """Every forwarded event followed so far, in emit order."""

@@ -34,15 +34,17 @@ def free_port() -> int:
 
 
 class LoggedProcess:
-    """A child process in its own process group, output appended to ``log``."""
+    """The one way tests run a child process: in its own process group (a signal reaches
+    its children too), output appended to ``log``, optionally as another ``user``."""
 
-    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None):
+    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None, *,
+                 user: str | None = None):
         self.args = args
         self.log = log
         self._log_file = log.open("ab")
         self.proc = subprocess.Popen(
             args, stdout=self._log_file, stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})}, start_new_session=True,
+            env={**os.environ, **(env or {})}, start_new_session=True, user=user,
         )
 
     def alive(self) -> bool:
@@ -51,14 +53,22 @@ class LoggedProcess:
     def tail(self, lines: int = 30) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0, sig: int = signal.SIGTERM) -> None:
+        """``sig`` (a graceful stop), SIGKILL after ``timeout`` s."""
         if self.alive():
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            os.killpg(self.proc.pid, sig)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+        self._log_file.close()
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup handlers, no graceful anything."""
+        if self.alive():
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
         self._log_file.close()
 
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import aiohttp
 import kopf
-from aiohttp import web
 from hybridstream.contract import API_GROUP
 from hybridstream.kubeconfig import build_api_client
+from hybridstream.serving import start_site
 
 from hybridstream_operator.clients.kube import Kube
 from hybridstream_operator.handlers import observability
@@ -63,9 +63,7 @@ async def hybridstream_startup(settings: kopf.OperatorSettings, memo: kopf.Memo,
                  ack_role=op.stream_ack_role)
     token = op.webhook_token.get_secret_value() if op.webhook_token else None
     scope = [n for n in os.environ.get(SCOPE_ENV, "").split(",") if n]
-    runner = web.AppRunner(build_app(rt, token, scope), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, op.http_host, op.http_port).start()
+    runner, _ = await start_site(build_app(rt, token, scope), op.http_host, op.http_port)
     log.info("http server on %s:%s (webhook %s)", op.http_host, op.http_port,
              "enabled" if token else "disabled: no token")
     memo.runtime = rt

@@ -40,7 +40,8 @@ from hybridstream.service.routing_source import (
 from hybridstream.service.sinks import PreparedSink, Sink, build_sink
 from hybridstream.service.sockets import ClientConfig, SocketPolicy
 from hybridstream.service.spill import SpillDir
-from hybridstream.service.status_server import build_app, start_server
+from hybridstream.service.status_server import build_app
+from hybridstream.serving import start_site
 from hybridstream.settings import StreamSettings
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ class StreamService:
         self._drain = asyncio.create_task(self.pipeline.drain())
         token = s.status_token.get_secret_value() if s.status_token else None
         app = build_app(self.metrics, self.status, self.is_ready, token)
-        self._http, self.http_port = await start_server(app, s.http_host, s.http_port)
+        self._http, self.http_port = await start_site(app, s.http_host, s.http_port)
         log.info("stream started: mode=%s role=%s http=%s:%d", s.mode.value, self.role.value,
                  s.http_host, self.http_port)
         return self

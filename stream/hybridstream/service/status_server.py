@@ -67,13 +67,3 @@ def build_app(metrics: StreamMetrics, status: StatusProvider, ready: Callable[[]
     app.router.add_get("/api/hybrid/subscriptions", subscriptions)
     app.router.add_get("/api/hybrid/metrics", summary)
     return app
-
-
-async def start_server(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Start serving; returns the runner (for cleanup) and the bound port (0 = any free)."""
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, bound
