@@ -87,7 +87,7 @@ def cleanup_previous(stack: Stack) -> None:
 
 
 def walk(kube: Kube, image: str) -> None:
-    step("rollout 1: Canary -> Parallel -> Cutover 50 % -> 100 % -> Production (about 1-2 min)")
+    step("rollout 1: Canary -> Parallel -> Cutover 50 % -> 100 % -> Production (about 3 min)")
     kube.apply(manifests.rollout(image), namespace=NS)
     with watching(kube):
         wait_phase(kube, {"Production"}, lambda st: st.get("legacyRetiredAt"))
