@@ -111,12 +111,23 @@ def dedicated_cluster(name: str) -> Iterator[Cluster]:
         _cluster_cmd("down", name=name)
 
 
+def _session_cluster_name() -> str | None:
+    """Under pytest-xdist every worker gets a control plane of its own (``<name>-gw0``...):
+    CRDs, RBAC and peering objects are cluster-wide, and tests written to share a cluster
+    one after another must not meet a neighbour's."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return None
+    return f"{os.environ.get('HYBRIDSTREAM_CLUSTER', 'hybridstream')}-{worker}"
+
+
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Cluster]:
-    was_running = _cluster_cmd("status") == "running"
-    yield _up()
+    name = _session_cluster_name()
+    was_running = _cluster_cmd("status", name=name) == "running"
+    yield _up(name)
     if not was_running:
-        _cluster_cmd("down")
+        _cluster_cmd("down", name=name)
 
 
 @pytest.fixture

@@ -255,12 +255,19 @@ async def send_intent(custom: client.CustomObjectsApi, namespace: str, name: str
         _content_type="application/merge-patch+json")
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """A shell that started the tests in the background (``cmd &``) left SIGINT ignored,
+    and every child inherits that: the plugin must see Ctrl-C as a user's terminal sends
+    it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 async def start_plugin(env: Any, *args: str) -> asyncio.subprocess.Process:
     """``kubectl hsr ...`` started as a real subprocess against the cluster (pipes)."""
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "hybridstream_operator.plugin", "-n", env.namespace, *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, **env.cluster.env})
+        env={**os.environ, **env.cluster.env}, preexec_fn=_ctrl_c_as_in_a_terminal)
 
 
 @contextlib.asynccontextmanager
