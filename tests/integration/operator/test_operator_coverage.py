@@ -39,6 +39,12 @@ async def uncovered_seen(env, name: str, buckets: int) -> None:
                      describe=env.operator.tail)
 
 
+async def posted(env, name: str, reason: str) -> bool:
+    """An Event with ``reason`` is posted for ``name`` (Events follow the status write, so
+    a test that saw the status may be a moment early)."""
+    return reason in [e.reason for e in await env.events(name)]
+
+
 def never_uncovered_by_a_document(seen) -> None:
     """Every document the pods were given kept each bucket in some side's range."""
     assert seen and all(d.legacy_low <= d.effective_hybrid_high or d.legacy_low == 0
@@ -58,8 +64,8 @@ async def test_killing_the_only_hybrid_pod_mid_cutover_rolls_back(env, prometheu
             "coverage", "uncovered-buckets", "50", "rollback")
         await uncovered_seen(env, "cov", 0)  # legacy forwards every bucket again
     never_uncovered_by_a_document(acker.seen)
-    reasons = [e.reason for e in await env.events("cov")]
-    assert "RolloutAborted" in reasons
+    await eventually(lambda: posted(env, "cov", "RolloutAborted"), "the RolloutAborted event",
+                     within=30)
 
 
 async def test_legacy_gone_mid_cutover_hands_its_buckets_to_hybrid(env, prometheus):
@@ -90,4 +96,5 @@ async def test_legacy_gone_mid_cutover_hands_its_buckets_to_hybrid(env, promethe
         st = await eventually(restored, within=60, what="legacy's buckets back",
                               describe=env.operator.tail)
     never_uncovered_by_a_document(acker.seen)
-    assert "CoverageRestored" in [e.reason for e in await env.events("lg")]
+    await eventually(lambda: posted(env, "lg", "CoverageRestored"), "the CoverageRestored event",
+                     within=30)
