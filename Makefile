@@ -5,15 +5,15 @@ test:           ## install everything, lint, run all test tiers
 	bash hack/test.sh
 
 demo:           ## local cluster + operator + a rollout walking its phases
-	bash hack/demo.sh
+	V=$$(bash hack/setup-python.sh) && $$V/bin/python -m hack.demo
 
 unit:           ## the unit tier alone (tests/unit; about 20 s), same setup as make test
 	bash hack/test.sh unit
 
-integration:    ## the integration tier alone (tests/integration; about 11 min warm)
+integration:    ## the integration tier alone (tests/integration, two xdist workers; about 15 min warm)
 	bash hack/test.sh integration
 
-e2e:            ## kind cluster + images + the rollout suite (tests/e2e; about 14 min warm)
+e2e:            ## kind cluster + images + the rollout suite (tests/e2e; about 20 min warm)
 	bash hack/test.sh e2e
 
 lint:           ## ruff and import-linter, as make test runs them

@@ -10,7 +10,7 @@
 # control-plane images preloaded, plain ptp CNI instead of kindnetd). With
 # HYBRIDSTREAM_STOCK_IMAGES=1 kind uses its stock kindest/node image and default CNI
 # (needs internet). HYBRIDSTREAM_KIND_CLUSTER names the cluster (default hybridstream).
-# ptp does not enforce NetworkPolicies, so `up` also deploys kube-network-policies
+# ptp does not enforce NetworkPolicies: hack.stack.cluster_up deploys kube-network-policies
 # (hack/netpol.sh) on the offline cluster; kind's stock kindnetd embeds the same agent.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -60,19 +60,6 @@ reusable() {
   "${KUBECTL[@]}" get --raw /readyz >/dev/null 2>&1
 }
 
-# The NetworkPolicy agent: built and `kind load`ed (kind skips an image the node has), then
-# applied on every `up`, so a cluster created before it existed gets it too.
-network_policies() {
-  [[ "$STOCK" == 1 ]] && return
-  local image; image=$(bash "$HACK_DIR/netpol.sh" | sed -n 's/^NETPOL_IMAGE=//p')
-  [[ -n "$image" ]] || die "hack/netpol.sh printed no NETPOL_IMAGE"
-  "$KIND" load docker-image --name "$CLUSTER" "$image" >&2
-  sed "s#image: IMAGE\$#image: $image#" "$HACK_DIR/images/kube-network-policies/install.yaml" \
-    | "${KUBECTL[@]}" apply -f - >&2
-  "${KUBECTL[@]}" -n kube-system rollout status daemonset/kube-network-policies \
-    --timeout="${READY_TIMEOUT}s" >&2
-}
-
 wait_ready() {
   "${KUBECTL[@]}" wait --for=condition=Ready node --all --timeout="${READY_TIMEOUT}s" >&2
   "${KUBECTL[@]}" -n kube-system rollout status deployment/coredns --timeout="${READY_TIMEOUT}s" >&2
@@ -94,7 +81,6 @@ up() {
     [[ -n "$image" ]] && node_image >/dev/null
   fi
   wait_ready
-  network_policies
   echo "KUBECONFIG=$KUBECONFIG_PATH"
   echo "KUBECTL=${KUBECTL[0]}"
 }

@@ -4,7 +4,7 @@
 # nfqueue-xt.patch applied (our kernel has no nft_queue, see the patch), packaged FROM scratch
 # as hybridstream/kube-network-policies:<version>-<key>. The binary is cached in
 # $CACHE_DIR/kube-network-policies-<version>-<patch key>; a warm run builds nothing.
-# Prints NETPOL_IMAGE=<ref>. hack/kind.sh up loads and deploys it (install.yaml there).
+# Prints NETPOL_IMAGE=<ref>. hack.stack.cluster_up loads and deploys it (install.yaml there).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 MODULE=sigs.k8s.io/kube-network-policies

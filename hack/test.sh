@@ -26,8 +26,11 @@ run_tier() {
   local tier="$1"; shift
   log "pytest tier: $tier"
   if [[ ! -d "tests/$tier" ]]; then log "tier $tier has no tests yet"; return 0; fi
-  local rc=0
-  python -m pytest "tests/$tier" "$@" || rc=$?
+  local rc=0 parallel=()
+  # The integration tests mostly wait (steps, scrapes, reconnects): two workers, each with
+  # its own kwok control plane (tests/plugins/cluster.py), a test file per worker at a time.
+  [[ "$tier" == integration ]] && parallel=(-n "${HYBRIDSTREAM_TEST_WORKERS:-2}" --dist loadfile)
+  python -m pytest "tests/$tier" "${parallel[@]}" "$@" || rc=$?
   # Exit 5 = no tests collected: an empty tier is not a failure.
   if (( rc == 5 )); then log "tier $tier has no tests yet"; rc=0; fi
   return $rc

@@ -7,7 +7,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 
-from tests.e2e.stack import SYMBOLS, Event
+from hack.stack import SYMBOLS
+from tests.e2e.stack import Event
 
 # Longest stretch a consumer may see no event for an open symbol: REST polls every second
 # and tickers push twice a second, so only a handover or the fault's detection and

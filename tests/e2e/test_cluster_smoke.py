@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.e2e.conftest import Images
+from hack.stack import Stack
 from tests.plugins.cluster import Cluster
 from tests.plugins.processes import wait_for
 
@@ -62,10 +62,10 @@ def pod_phase(cluster: Cluster, ns: str, name: str) -> str | None:
 
 
 def test_stream_image_serves_simulator_through_service_dns(
-    cluster: Cluster, images: Images, namespace: str,
+    cluster: Cluster, stack: Stack, namespace: str,
 ) -> None:
     simulator = pod(
-        "sim", images.stream,
+        "sim", stack.stream_image,
         ["simulator", "--host", "0.0.0.0", "--port", str(SIM_PORT), "--admin-token", "e2e"],
         ports=[{"containerPort": SIM_PORT}],
         readinessProbe={"httpGet": {"path": "/v5/market/time", "port": SIM_PORT},
@@ -97,7 +97,7 @@ def test_stream_image_serves_simulator_through_service_dns(
              "else:\n"
              "    sys.exit(1)\n"
              "sys.stdout.write(body)\n")
-    client = pod("client", images.stream, ["-c", fetch], command=["python"])
+    client = pod("client", stack.stream_image, ["-c", fetch], command=["python"])
     cluster.apply(client, namespace=namespace)
     phase = wait_for(lambda: pod_phase(cluster, namespace, "client"), timeout=180,
                      interval=1, what="client pod to finish")

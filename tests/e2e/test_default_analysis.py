@@ -24,20 +24,11 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import run_deploy, undeploy
-from tests.e2e.stack import (
-    ROLLOUT,
-    SIM_PORT,
-    STOPPED,
-    PhaseRecorder,
-    Stack,
-    admin,
-    build_rollout,
-    open_positions,
-    port_forward,
-    wait_until,
-    walked_unattended,
-)
+from hack.kube import port_forward
+from hack.manifests import ROLLOUT
+from hack.manifests import rollout as build_rollout
+from hack.stack import SIM_PORT, Stack, admin, deploy, open_positions, undeploy
+from tests.e2e.stack import STOPPED, PhaseRecorder, wait_until, walked_unattended
 
 
 def walk_to_production(stack: Stack, ns: str, recorder: PhaseRecorder) -> dict[str, Any]:
@@ -72,7 +63,7 @@ def test_defaults_hold_then_roll_back_a_fault_and_a_retry_walks_while_an_idle_ac
 ) -> None:
     cluster, ns = stack.cluster, deployed_as_shipped
     idle_ns = namespace_factory()
-    run_deploy(stack, idle_ns, DISCONNECTED_CRITICAL_SECONDS="120")
+    deploy(stack, idle_ns, disconnected_critical_seconds=120)
     idle: dict[str, Any] = {}
     idle_walk = threading.Thread(target=idle_account_walks, args=(stack, idle_ns, idle))
     idle_walk.start()

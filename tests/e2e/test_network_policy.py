@@ -1,7 +1,7 @@
 """The operator's NetworkPolicy is enforced on kind, not only created.
 
 The offline kind cluster routes pods with a plain ptp CNI, which enforces nothing;
-``hack/kind.sh up`` deploys kube-network-policies (hack/netpol.sh) for that. This test
+``hack.stack.cluster_up`` deploys kube-network-policies (hack/netpol.sh) for that. This test
 proves, with real connections to a real stream pod, that the policy the operator builds
 (``build_network_policy``) admits the metrics/status port only from the rollout's own
 namespace and the ``fromNamespaces`` listed, and nothing else.
@@ -23,7 +23,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.e2e.stack import ROLLOUT, STREAM_SELECTOR, Stack, build_rollout, wait_until
+from hack.manifests import ROLLOUT
+from hack.manifests import rollout as build_rollout
+from hack.stack import Stack
+from tests.e2e.stack import STREAM_SELECTOR, wait_until
 from tests.plugins.cluster import Cluster
 
 METRICS_PORT = 8080  # workload.metricsPort's default, which the example keeps

@@ -29,19 +29,16 @@ from typing import Any
 
 import pytest
 
+from hack.kube import port_forward
+from hack.manifests import ROLLOUT
+from hack.manifests import rollout as build_rollout
+from hack.stack import SIM_PORT, SYMBOLS, Stack, open_positions
 from tests.e2e.coverage import assert_covered, build_sources
 from tests.e2e.stack import (
-    ROLLOUT,
-    SIM_PORT,
-    SYMBOLS,
     Event,
     LogFollower,
     PhaseRecorder,
-    Stack,
     acked,
-    build_rollout,
-    open_positions,
-    port_forward,
     rollout_status,
     routing_document,
     stream_pods,

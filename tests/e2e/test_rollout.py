@@ -2,7 +2,7 @@
 
 Each test gets a fresh namespace with the in-cluster simulator (exchange), Prometheus
 scraping the stream pods, and the operator installed by ``helm install`` (fixture
-``deployed``, hack/e2e-stack.sh), then applies examples/04-local-simulator/rollout.yaml
+``deployed``, hack/stack.py), then applies examples/04-local-simulator/rollout.yaml
 (the default analysis, thresholds untouched, durations compressed). Positions are opened
 through the simulator's admin API (port-forward on 127.0.0.1) so the stream pods have real
 events to forward; every stream pod's jsonl sink (stdout) is followed for the whole run.
@@ -27,20 +27,16 @@ from typing import Any
 
 from hybridstream.routing import bucket_of
 
+from hack.kube import port_forward
+from hack.manifests import ROLLOUT
+from hack.manifests import rollout as build_rollout
+from hack.stack import SIM_PORT, SYMBOLS, Stack, admin, open_positions
 from tests.e2e.coverage import assert_covered, build_sources
 from tests.e2e.stack import (
-    ROLLOUT,
-    SIM_PORT,
-    SYMBOLS,
     WALK,
     LogFollower,
     PhaseRecorder,
-    Stack,
     acked,
-    admin,
-    build_rollout,
-    open_positions,
-    port_forward,
     routing_document,
     stream_pods,
     wait_until,

@@ -12,7 +12,6 @@ disturbed.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -22,10 +21,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
+
+from hack.kube import Kube
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER_SCRIPT = REPO / "hack" / "cluster"
@@ -46,35 +46,8 @@ def _cluster_cmd(*args: str, name: str | None = None) -> str:
 
 
 @dataclass(frozen=True)
-class Cluster:
+class Cluster(Kube):
     """Handle on the running control plane."""
-
-    kubeconfig: Path
-    kubectl_bin: Path
-
-    @property
-    def env(self) -> dict[str, str]:
-        """Environment for child processes that should talk to this cluster."""
-        return {"KUBECONFIG": str(self.kubeconfig)}
-
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True,
-                timeout: float = 60) -> str:
-        result = subprocess.run(
-            [str(self.kubectl_bin), "--kubeconfig", str(self.kubeconfig), *args],
-            input=input, capture_output=True, text=True, timeout=timeout, check=False,
-        )
-        if check and result.returncode != 0:
-            raise subprocess.CalledProcessError(
-                result.returncode, ["kubectl", *args], result.stdout, result.stderr
-            )
-        return result.stdout if result.returncode == 0 else result.stderr
-
-    def apply(self, *objects: dict[str, Any], namespace: str | None = None) -> str:
-        ns = ["-n", namespace] if namespace else []
-        return self.kubectl("apply", *ns, "-f", "-", input=yaml.safe_dump_all(objects))
-
-    def get_json(self, *args: str) -> Any:
-        return json.loads(self.kubectl("get", *args, "-o", "json"))
 
     # kwokctl's binary runtime keeps each component's command line in kwok.yaml and its pid
     # in pids/<name>.pid (which ``hack/cluster down`` kills): a restart keeps both true.
@@ -138,12 +111,23 @@ def dedicated_cluster(name: str) -> Iterator[Cluster]:
         _cluster_cmd("down", name=name)
 
 
+def _session_cluster_name() -> str | None:
+    """Under pytest-xdist every worker gets a control plane of its own (``<name>-gw0``...):
+    CRDs, RBAC and peering objects are cluster-wide, and tests written to share a cluster
+    one after another must not meet a neighbour's."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return None
+    return f"{os.environ.get('HYBRIDSTREAM_CLUSTER', 'hybridstream')}-{worker}"
+
+
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Cluster]:
-    was_running = _cluster_cmd("status") == "running"
-    yield _up()
+    name = _session_cluster_name()
+    was_running = _cluster_cmd("status", name=name) == "running"
+    yield _up(name)
     if not was_running:
-        _cluster_cmd("down")
+        _cluster_cmd("down", name=name)
 
 
 @pytest.fixture

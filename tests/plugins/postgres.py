@@ -13,16 +13,17 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from itertools import count
 from pathlib import Path
 
 import pytest
 
-from tests.plugins.processes import free_port
+from tests.plugins.processes import LoggedProcess, free_port
+from tests.plugins.waiting import wait_for
 
 USER = "hybridstream"
 PASSWORD = "pg-test-secret-8d1f"  # a test-only password: tests assert it never leaks
@@ -51,7 +52,7 @@ class PostgresServer:
         self.workdir = Path(tempfile.mkdtemp(prefix="hs-postgres-"))
         self.data = self.workdir / "data"
         self.port = free_port()
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: LoggedProcess | None = None
         (self.workdir / "pw").write_text(PASSWORD + "\n")
         if self._user:
             entry = pwd.getpwnam(self._user)
@@ -66,26 +67,23 @@ class PostgresServer:
         return f"postgresql://{USER}:{password}@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> None:
-        log = (self.workdir / "server.log").open("ab")
-        self._proc = subprocess.Popen(
+        proc = self._proc = LoggedProcess(
             [str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port),
              "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.workdir}",
              "-c", "max_connections=50"],
-            stdout=log, stderr=subprocess.STDOUT, user=self._user)
-        log.close()
-        deadline = time.monotonic() + 30
-        while self.psql("SELECT 1", check=False).returncode != 0:
-            if time.monotonic() > deadline or self._proc.poll() is not None:
-                self.stop()
-                raise AssertionError("postgres did not start: "
-                                     + (self.workdir / "server.log").read_text()[-2000:])
-            time.sleep(0.1)
+            self.workdir / "server.log", user=self._user)
+        try:
+            wait_for(lambda: proc.alive() and self.psql("SELECT 1", check=False).returncode == 0,
+                     timeout=30, interval=0.1, what="postgres to accept connections",
+                     describe=proc.tail)
+        except TimeoutError:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         """A fast shutdown (SIGINT): open transactions are rolled back, as in a failover."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.send_signal(2)
-            self._proc.wait(timeout=30)
+        if self._proc is not None:
+            self._proc.stop(timeout=30, sig=signal.SIGINT)
         self._proc = None
 
     def psql(self, sql: str, database: str = "postgres",

@@ -9,7 +9,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 import yaml
 
-T = TypeVar("T")
+from hack.kube import wait_for
 
 
 class Stoppable(Protocol):
@@ -34,34 +33,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for(
-    condition: Callable[[], T | None], *, timeout: float = 30.0, interval: float = 0.2,
-    what: str = "condition",
-) -> T:
-    """Poll ``condition`` until it returns a truthy value, or fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-            if value:
-                return value
-        except Exception as exc:  # a not-yet-ready peer raises; keep polling
-            last_error = exc
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout} s waiting for {what}: {last_error!r}")
-
-
 class LoggedProcess:
-    """A child process in its own process group, output appended to ``log``."""
+    """The one way tests run a child process: in its own process group (a signal reaches
+    its children too), output appended to ``log``, optionally as another ``user``."""
 
-    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None):
+    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None, *,
+                 user: str | None = None):
         self.args = args
         self.log = log
         self._log_file = log.open("ab")
         self.proc = subprocess.Popen(
             args, stdout=self._log_file, stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})}, start_new_session=True,
+            env={**os.environ, **(env or {})}, start_new_session=True, user=user,
         )
 
     def alive(self) -> bool:
@@ -70,14 +53,22 @@ class LoggedProcess:
     def tail(self, lines: int = 30) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0, sig: int = signal.SIGTERM) -> None:
+        """``sig`` (a graceful stop), SIGKILL after ``timeout`` s."""
         if self.alive():
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            os.killpg(self.proc.pid, sig)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+        self._log_file.close()
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup handlers, no graceful anything."""
+        if self.alive():
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
         self._log_file.close()
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from hybridstream.serving import start_site
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from hybridstream_operator.clients.kube import Kube, fetch_rollout, list_rollouts, send_intent
@@ -218,10 +219,8 @@ async def serve(kube: Kube, namespace: str | None, port: int) -> None:
     """Serve on 127.0.0.1 until cancelled (Ctrl-C); prints the URL once it listens
     (``--port 0`` picks a free port, which the line shows)."""
     # Open event streams never finish by themselves: Ctrl-C cancels them after a second.
-    runner = web.AppRunner(build_app(kube, namespace), access_log=None, shutdown_timeout=1.0)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    bound = runner.addresses[0][1]
+    runner, bound = await start_site(build_app(kube, namespace), "127.0.0.1", port,
+                                     shutdown_timeout=1.0)
     where = f"namespace {namespace}" if namespace else "every namespace"
     print(f"dashboard on http://127.0.0.1:{bound}/ ({where}); Ctrl-C stops it", flush=True)
     try:

@@ -19,9 +19,9 @@ from typing import Any
 
 import aiohttp
 import kopf
-from aiohttp import web
 from hybridstream.contract import API_GROUP
 from hybridstream.kubeconfig import build_api_client
+from hybridstream.serving import start_site
 
 from hybridstream_operator.clients.kube import Kube
 from hybridstream_operator.handlers import heap, observability
@@ -70,9 +70,7 @@ async def hybridstream_startup(settings: kopf.OperatorSettings, memo: kopf.Memo,
     rt.caches.start()
     memo.trimmer = asyncio.create_task(heap.trim_forever(), name="heap trim")
     token = op.webhook_token.get_secret_value() if op.webhook_token else None
-    runner = web.AppRunner(build_app(rt, token, scope), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, op.http_host, op.http_port).start()
+    runner, _ = await start_site(build_app(rt, token, scope), op.http_host, op.http_port)
     log.info("http server on %s:%s (webhook %s)", op.http_host, op.http_port,
              "enabled" if token else "disabled: no token")
     memo.runtime = rt

@@ -42,7 +42,8 @@ from hybridstream.service.routing_source import (
 from hybridstream.service.sinks import PreparedSink, Sink, build_sink
 from hybridstream.service.sockets import ClientConfig, SocketPolicy
 from hybridstream.service.spill import SpillDir
-from hybridstream.service.status_server import build_app, start_server
+from hybridstream.service.status_server import build_app
+from hybridstream.serving import start_site
 from hybridstream.settings import StreamSettings
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ class StreamService:
             if s.sink is SinkKind.POSTGRES and s.sink_url else None
         app = build_app(self.metrics, self.status, self.is_ready, token=token,
                         history=history, sink=s.sink.value)
-        self._http, self.http_port = await start_server(app, s.http_host, s.http_port)
+        self._http, self.http_port = await start_site(app, s.http_host, s.http_port)
         log.info("stream started: mode=%s role=%s http=%s:%d", s.mode.value, self.role.value,
                  s.http_host, self.http_port)
         return self

@@ -89,13 +89,3 @@ def build_app(metrics: StreamMetrics, status: StatusProvider, ready: Callable[[]
     app.router.add_get("/api/hybrid/metrics", summary)
     app.router.add_get("/api/hybrid/history", recent_history)
     return app
-
-
-async def start_server(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    """Start serving; returns the runner (for cleanup) and the bound port (0 = any free)."""
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, bound

@@ -29,9 +29,9 @@ from tests.integration.operator.operator_harness import (
     TOKEN,
     OperatorProcess,
     rollout_manifest,
-    wait_until,
 )
 from tests.plugins.cluster import Cluster
+from tests.plugins.waiting import eventually
 
 MONITORING_KINDS = ("servicemonitors", "podmonitors", "prometheusrules")
 
@@ -323,22 +323,22 @@ async def test_the_operator_works_with_the_charts_rbac(helm_on_cluster: HelmOnCl
         async def reconciled():
             st = crds.get_json("hybridstreamrollout", "hooked", "-n", served).get("status")
             return (st or {}).get("phase")
-        await wait_until(reconciled, within=60, what="the rollout reconciled",
-                         diagnostics=operator.tail)
+        await eventually(reconciled, within=60, what="the rollout reconciled",
+                         describe=operator.tail)
 
         async def acted():
             async with aiohttp.ClientSession() as http, http.post(
                     f"{operator.url}/api/v1/alertmanager", json={"alerts": [alert]},
                     headers={"Authorization": f"Bearer {TOKEN}"}) as resp:
                 return resp.status == 200 and (await resp.json())["acted"]
-        assert await wait_until(acted, within=30, what="the webhook to act",
-                                diagnostics=operator.tail) == [f"{served}/hooked"]
+        assert await eventually(acted, within=30, what="the webhook to act",
+                                describe=operator.tail) == [f"{served}/hooked"]
 
         async def rolled_back():
             st = crds.get_json("hybridstreamrollout", "hooked", "-n", served).get("status")
             return (st or {}).get("phase") in ("RollingBack", "RolledBack")
-        await wait_until(rolled_back, within=60, what="the alert to roll back",
-                         diagnostics=operator.tail)
+        await eventually(rolled_back, within=60, what="the alert to roll back",
+                         describe=operator.tail)
         assert "Forbidden" not in operator.process.log.read_text()
     finally:
         crds.kubectl("-n", served, "delete", "hybridstreamrollout", "hooked", "--timeout=20s",

@@ -14,8 +14,9 @@ from hybridstream.simulator.app import running_simulator
 from tests.integration.stream.harness import place_market_order
 from tests.integration.stream.processes import StreamProcess, build_env, stream_process
 from tests.plugins.postgres import PASSWORD
+from tests.plugins.waiting import eventually
 
-from .pg import query, until
+from .pg import query
 
 TOKEN = "status-token-5c2e"
 
@@ -40,7 +41,7 @@ async def test_the_stream_serves_its_newest_orders_and_executions(
             async def ready() -> bool:
                 got = await answer(stream, "/api/hybrid/status", TOKEN)
                 return got is not None and got[0] == 200 and json.loads(got[1])["ready"]
-            await until(ready, "the stream ready")
+            await eventually(ready, "the stream ready")
             for symbol, side, qty in (("BTCUSDT", "Buy", "0.01"), ("ETHUSDT", "Sell", "0.2"),
                                       ("BTCUSDT", "Sell", "0.01")):
                 await place_market_order(sim, symbol, side, qty)
@@ -48,7 +49,7 @@ async def test_the_stream_serves_its_newest_orders_and_executions(
             async def stored() -> bool:
                 return len(await query(url, "SELECT 1 FROM executions")) >= 3 and all(
                     r["status"] == "Filled" for r in await query(url, "SELECT * FROM orders"))
-            await until(stored, "three filled orders stored")
+            await eventually(stored, "three filled orders stored")
 
             assert (await stream.get("/api/hybrid/history"))[0] == 401  # the status token
             code, raw = await stream.get("/api/hybrid/history", TOKEN)
@@ -87,7 +88,7 @@ async def test_the_stream_serves_its_newest_orders_and_executions(
 
             async def back() -> bool:
                 return (await stream.get("/api/hybrid/history", TOKEN))[0] == 200
-            await until(back, "the history readable again")
+            await eventually(back, "the history readable again")
             bodies = [raw for _, raw in [await stream.get(path, TOKEN) for path in (
                 "/api/hybrid/history", "/api/hybrid/history?limit=1", "/api/hybrid/status")]]
         assert PASSWORD not in "".join([stream.output(), error, *bodies])
@@ -96,7 +97,7 @@ async def test_the_stream_serves_its_newest_orders_and_executions(
 async def test_without_the_postgres_sink_there_is_no_history(tmp_path: Path) -> None:
     async with running_simulator(symbols=2) as sim:
         with stream_process(tmp_path / "stream.log", build_env(sim, "production")) as stream:
-            code, raw = await until(lambda: answer(stream, "/api/hybrid/history"),
-                                    "the stream's HTTP server")
+            code, raw = await eventually(lambda: answer(stream, "/api/hybrid/history"),
+                                         "the stream's HTTP server")
     assert code == 404
     assert json.loads(raw)["error"] == "no PostgreSQL history sink (HYBRID_SINK is jsonl)"

@@ -15,10 +15,11 @@ from typing import Any
 from hybridstream.service.app import StreamService
 from hybridstream.simulator.app import Simulator, running_simulator
 
-from tests.integration.stream.harness import KEY, build_settings, eventually, place_market_order
+from tests.integration.stream.harness import KEY, build_settings, place_market_order
 from tests.plugins.postgres import PostgresServer
+from tests.plugins.waiting import eventually
 
-from .pg import exec_ids, query, until
+from .pg import exec_ids, query
 
 
 def exchange_exec_ids(sim: Simulator) -> list[str]:
@@ -83,7 +84,7 @@ async def test_replicas_and_the_legacy_poller_overlap_into_one_history(
                                   ("BTCUSDT", "Buy", "0.02")):
             await place_market_order(sim, symbol, side, qty)
         sim.control.close_position(KEY, "ETHUSDT")
-        await until(lambda: stored_exactly(postgres_url, sim), "every fill stored")
+        await eventually(lambda: stored_exactly(postgres_url, sim), "every fill stored")
         await eventually(lambda: all(p.pipeline.stats["forwarded"] and not len(
             p.pipeline.outbox) for p in pods_all), "every pod delivered", within=15)
         await assert_history_matches_exchange(postgres_url, sim)
@@ -102,7 +103,7 @@ async def test_fills_during_a_disconnect_are_stored_once(postgres_url: str) -> N
             sim, HYBRID_FALLBACK_AFTER=600, **to_postgres(postgres_url)))) for _ in range(2)]
         await eventually(lambda: all(r.is_ready() for r in replicas), "replicas ready")
         await place_market_order(sim, "BTCUSDT", "Buy", "0.01")
-        await until(lambda: stored_exactly(postgres_url, sim), "first fill stored")
+        await eventually(lambda: stored_exactly(postgres_url, sim), "first fill stored")
         connects = [r.hybrid.private.connects for r in replicas]  # type: ignore[union-attr]
 
         await sim.control.refuse_websockets(3)
@@ -112,7 +113,7 @@ async def test_fills_during_a_disconnect_are_stored_once(postgres_url: str) -> N
         await eventually(lambda: all(r.hybrid.private.connects > c and r.is_ready()  # type: ignore[union-attr]
                                      for r, c in zip(replicas, connects, strict=True)),
                          "both reconnected", within=30)
-        await until(lambda: stored_exactly(postgres_url, sim), "the gap's fills stored")
+        await eventually(lambda: stored_exactly(postgres_url, sim), "the gap's fills stored")
         for replica in replicas:  # each really recovered the gap over REST
             assert replica.metrics.registry.get_sample_value(
                 "hybridstream_recovered_events_total", {"type": "execution"}) == 2
@@ -130,7 +131,7 @@ async def test_a_database_outage_loses_and_duplicates_nothing(
         async with StreamService(settings) as service:
             await eventually(service.is_ready, "ready")
             await place_market_order(sim, "BTCUSDT", "Buy", "0.01")
-            await until(lambda: stored_exactly(url, sim), "first fill stored")
+            await eventually(lambda: stored_exactly(url, sim), "first fill stored")
             server.stop()
             for symbol in ("ETHUSDT", "BTCUSDT", "ETHUSDT"):
                 await place_market_order(sim, symbol, "Buy", "0.01" if symbol[0] == "B"
@@ -138,7 +139,7 @@ async def test_a_database_outage_loses_and_duplicates_nothing(
             await eventually(lambda: service.pipeline.stats["sink_failures"], "sink down")
             assert not service.pipeline.health.up
             server.start()
-            await until(lambda: stored_exactly(url, sim), "the outage's fills stored")
+            await eventually(lambda: stored_exactly(url, sim), "the outage's fills stored")
             await eventually(lambda: service.pipeline.health.up, "sink back up")
             assert "pg-test-secret" not in (service.pipeline.health.last_error or "")
         await assert_history_matches_exchange(url, sim)
@@ -157,12 +158,12 @@ async def test_a_restart_after_a_batch_committed_unacknowledged_adds_no_row(
         async with StreamService(settings) as first:
             await eventually(first.is_ready, "ready")
             await place_market_order(sim, "BTCUSDT", "Buy", "0.01")
-            await until(lambda: stored_exactly(url, sim), "first fill stored")
+            await eventually(lambda: stored_exactly(url, sim), "first fill stored")
             server.psql("ALTER SYSTEM SET synchronous_standby_names = 'hs_absent_standby'")
             server.psql("SELECT pg_reload_conf()")
             await place_market_order(sim, "ETHUSDT", "Sell", "0.1")
             await place_market_order(sim, "BTCUSDT", "Buy", "0.01")
-            await until(lambda: query(url, "SELECT 1 FROM pg_stat_activity WHERE "
+            await eventually(lambda: query(url, "SELECT 1 FROM pg_stat_activity WHERE "
                                       "wait_event = 'SyncRep'"), "a COMMIT waiting")
         # stopped mid-batch: the batch's events were persisted, undelivered ...
         assert first.pipeline.outbox.spilled
@@ -171,7 +172,8 @@ async def test_a_restart_after_a_batch_committed_unacknowledged_adds_no_row(
         # ... though its transaction had committed (visible once the standby wait ends)
         spilled = [json.loads(line) for seg in sorted((tmp_path / "spill").glob("seg-*"))
                    for line in seg.read_text().splitlines()]
-        await until(lambda: already_stored(url, spilled), "the batch in flight committed", 15)
+        await eventually(lambda: already_stored(url, spilled), "the batch in flight committed",
+                         within=15)
 
         async with StreamService(settings) as second:
             await eventually(lambda: second.is_ready() and not second.pipeline.outbox.spilled

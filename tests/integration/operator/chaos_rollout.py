@@ -34,6 +34,7 @@ from tests.integration.operator.operator_harness import (
     API_KEY,
     API_SECRET,
     REPO,
+    Env,
     MetricsSource,
     OperatorProcess,
     rollout_manifest,
@@ -114,25 +115,6 @@ OPERATOR_WALK = WalkConfig(redis_outage_s=(5.0, 12.0), webhook_outage_s=(5.0, 12
                            websocket_outage_s=(3.0, 10.0), stall_s=(3.0, 8.0))
 
 
-@dataclass
-class ControlPlane:
-    """The operator's world: a cluster, a namespace in it, the operator, an API client."""
-
-    cluster: Cluster
-    namespace: str
-    operator: OperatorProcess
-    api: client.ApiClient
-    prometheus_url: str
-
-    @property
-    def core(self) -> client.CoreV1Api:
-        return client.CoreV1Api(self.api)
-
-    async def rollout(self) -> dict[str, Any]:
-        return await client.CustomObjectsApi(self.api).get_namespaced_custom_object(
-            "hybridstream.io", "v1alpha1", self.namespace, "hybridstreamrollouts", ROLLOUT)
-
-
 def pod_ready(pod: client.V1Pod) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or ())
 
@@ -145,9 +127,11 @@ def step_of(status: dict[str, Any]) -> str:
 class OperatorChaosWalk(ChaosWalk):
     """``ChaosWalk`` with the operator deciding the routing and the walk playing kubelet."""
 
-    def __init__(self, *args: Any, control: ControlPlane, plan: RolloutPlan,
+    def __init__(self, *args: Any, control: Env, plan: RolloutPlan,
+                 prometheus_url: str,
                  **kwargs: Any) -> None:
         self.control = control
+        self.prometheus_url = prometheus_url
         self.plan = plan
         super().__init__(*args, **kwargs)
         self.faults.update({"kill9-operator": self._kill_operator,
@@ -205,7 +189,7 @@ class OperatorChaosWalk(ChaosWalk):
 
     # -- the walk's hooks -------------------------------------------------------------------
     async def begin(self) -> None:
-        body = rollout_manifest(ROLLOUT, self.control.prometheus_url, **self.plan.steps())
+        body = rollout_manifest(ROLLOUT, self.prometheus_url, **self.plan.steps())
         await asyncio.to_thread(self.control.cluster.apply, body,
                                 namespace=self.control.namespace)
 
@@ -244,7 +228,7 @@ class OperatorChaosWalk(ChaosWalk):
                 or not self.control.operator.process.alive():
             return False
         try:
-            status = (await self.control.rollout()).get("status") or {}
+            status = (await self.control.rollout(ROLLOUT)).get("status") or {}
         except API_ERRORS:
             return False
         if not status.get("routing") or (status.get("coverage") or {}).get("uncoveredBuckets"):
@@ -256,7 +240,7 @@ class OperatorChaosWalk(ChaosWalk):
 
     async def where(self) -> str:
         try:
-            return step_of((await self.control.rollout()).get("status") or {})
+            return step_of((await self.control.rollout(ROLLOUT)).get("status") or {})
         except API_ERRORS:
             return "?"
 
@@ -274,7 +258,7 @@ class OperatorChaosWalk(ChaosWalk):
 
     async def finished(self) -> dict[str, Any] | None:
         with contextlib.suppress(*API_ERRORS):
-            status = (await self.control.rollout()).get("status") or {}
+            status = (await self.control.rollout(ROLLOUT)).get("status") or {}
             if status.get("legacyRetiredAt") or status.get("phase") == "RolledBack":
                 return status
         return None
@@ -300,7 +284,7 @@ class OperatorChaosWalk(ChaosWalk):
 
     async def outcome(self) -> OperatorOutcome:
         """The rollout's end state and the coverage watchdog's actions (its Events)."""
-        status = (await self.control.rollout()).get("status") or {}
+        status = (await self.control.rollout(ROLLOUT)).get("status") or {}
         events = await self.control.core.list_namespaced_event(
             self.control.namespace, field_selector=f"involvedObject.name={ROLLOUT}")
         watchdog = []
@@ -367,8 +351,9 @@ async def operator_chaos_system(workdir: Path, cluster: Cluster, walk_config: Wa
         api = await config.new_client_from_config(config_file=str(cluster.kubeconfig))
         operator.start()
         try:
-            control = ControlPlane(cluster, namespace, operator, api, prometheus_url)
-            make = functools.partial(OperatorChaosWalk, control=control, plan=plan)
+            control = Env(cluster, namespace, api, operator)
+            make = functools.partial(OperatorChaosWalk, control=control, plan=plan,
+                                     prometheus_url=prometheus_url)
             async with chaos_system(workdir, walk_config, rng, make=make) as walk:
                 assert isinstance(walk, OperatorChaosWalk)
                 yield walk

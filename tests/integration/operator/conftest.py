@@ -4,24 +4,12 @@ and a kubernetes_asyncio client."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kubernetes_asyncio import client, config
-from operator_harness import (
-    API_KEY,
-    API_SECRET,
-    REPO,
-    Acker,
-    MetricsSource,
-    OperatorProcess,
-    wait_until,
-)
+from operator_harness import API_KEY, API_SECRET, REPO, Env, MetricsSource, OperatorProcess
 
 from tests.plugins.prometheus import scrape_config
 
@@ -53,57 +41,6 @@ async def kube(cluster) -> AsyncIterator[client.ApiClient]:
     api = await config.new_client_from_config(config_file=str(cluster.kubeconfig))
     yield api
     await api.close()
-
-
-@dataclass
-class Env:
-    """Everything one operator test works with."""
-
-    cluster: Any
-    namespace: str
-    api: client.ApiClient
-    operator: OperatorProcess
-
-    @property
-    def core(self) -> client.CoreV1Api:
-        return client.CoreV1Api(self.api)
-
-    @property
-    def custom(self) -> client.CustomObjectsApi:
-        return client.CustomObjectsApi(self.api)
-
-    async def rollout(self, name: str) -> dict[str, Any]:
-        return await self.custom.get_namespaced_custom_object(
-            "hybridstream.io", "v1alpha1", self.namespace, "hybridstreamrollouts", name)
-
-    async def status(self, name: str) -> dict[str, Any]:
-        return (await self.rollout(name)).get("status") or {}
-
-    async def wait_phase(self, name: str, phase: str, *, within: float = 60,
-                         step_index: int | None = None, started: bool = True) -> dict[str, Any]:
-        async def check() -> dict[str, Any] | None:
-            st = await self.status(name)
-            ok = st.get("phase") == phase and (
-                step_index is None or st.get("stepIndex") == step_index)
-            return st if ok and (not started or st.get("stepStartedAt")) else None
-        return await wait_until(check, within=within, what=f"{name} in {phase} {step_index}",
-                                diagnostics=self.operator.tail)
-
-    async def events(self, name: str) -> list[Any]:
-        found = await self.core.list_namespaced_event(
-            self.namespace, field_selector=f"involvedObject.name={name}")
-        return found.items
-
-    @contextlib.asynccontextmanager
-    async def acking(self, name: str) -> AsyncIterator[Acker]:
-        acker = Acker(self.core, self.namespace, name)
-        task = asyncio.create_task(acker.run())
-        try:
-            yield acker
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
 
 @pytest.fixture

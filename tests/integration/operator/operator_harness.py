@@ -13,7 +13,7 @@ import re
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,9 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.plugins.cluster import Cluster
 from tests.plugins.processes import LoggedProcess, free_port
+from tests.plugins.waiting import eventually
 
 REPO = Path(__file__).resolve().parents[3]
 TOKEN = "test-webhook-token-not-a-secret"
@@ -86,8 +88,7 @@ class OperatorProcess:
     def kill(self) -> None:
         """SIGKILL: no cleanup handlers, no graceful anything."""
         assert self.process is not None
-        os.killpg(self.process.proc.pid, signal.SIGKILL)
-        self.process.proc.wait()
+        self.process.kill()
 
     def stop(self) -> None:
         if self.process is not None:
@@ -161,19 +162,56 @@ class Acker:
             await asyncio.sleep(0.2)
 
 
-async def wait_until(check: Callable[[], Awaitable[Any]], *, within: float = 60,
-                     what: str = "condition", diagnostics: Callable[[], str] | None = None) -> Any:
-    """Poll an async ``check`` until it returns a truthy value, or fail after ``within`` s."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    last: Any = None
-    while loop.time() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.2)
-    extra = diagnostics() if diagnostics else ""
-    raise AssertionError(f"timed out after {within}s waiting for {what}; last={last!r}\n{extra}")
+@dataclass
+class Env:
+    """The operator's world, as one operator test (or the operator chaos walk) works with
+    it: a control plane, a namespace in it, the operator process, an API client."""
+
+    cluster: Cluster
+    namespace: str
+    api: client.ApiClient
+    operator: OperatorProcess
+
+    @property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.api)
+
+    @property
+    def custom(self) -> client.CustomObjectsApi:
+        return client.CustomObjectsApi(self.api)
+
+    async def rollout(self, name: str) -> dict[str, Any]:
+        return await self.custom.get_namespaced_custom_object(
+            "hybridstream.io", "v1alpha1", self.namespace, "hybridstreamrollouts", name)
+
+    async def status(self, name: str) -> dict[str, Any]:
+        return (await self.rollout(name)).get("status") or {}
+
+    async def wait_phase(self, name: str, phase: str, *, within: float = 60,
+                         step_index: int | None = None, started: bool = True) -> dict[str, Any]:
+        async def check() -> dict[str, Any] | None:
+            st = await self.status(name)
+            ok = st.get("phase") == phase and (
+                step_index is None or st.get("stepIndex") == step_index)
+            return st if ok and (not started or st.get("stepStartedAt")) else None
+        return await eventually(check, within=within, what=f"{name} in {phase} {step_index}",
+                                describe=self.operator.tail)
+
+    async def events(self, name: str) -> list[Any]:
+        found = await self.core.list_namespaced_event(
+            self.namespace, field_selector=f"involvedObject.name={name}")
+        return found.items
+
+    @contextlib.asynccontextmanager
+    async def acking(self, name: str) -> AsyncIterator[Acker]:
+        acker = Acker(self.core, self.namespace, name)
+        task = asyncio.create_task(acker.run())
+        try:
+            yield acker
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 #: Steps that never end by themselves: tests move them with intents only.
@@ -218,12 +256,19 @@ async def send_intent(custom: client.CustomObjectsApi, namespace: str, name: str
         _content_type="application/merge-patch+json")
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """A shell that started the tests in the background (``cmd &``) left SIGINT ignored,
+    and every child inherits that: the plugin must see Ctrl-C as a user's terminal sends
+    it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 async def start_plugin(env: Any, *args: str) -> asyncio.subprocess.Process:
     """``kubectl hsr ...`` started as a real subprocess against the cluster (pipes)."""
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "hybridstream_operator.plugin", "-n", env.namespace, *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, **env.cluster.env})
+        env={**os.environ, **env.cluster.env}, preexec_fn=_ctrl_c_as_in_a_terminal)
 
 
 @contextlib.asynccontextmanager
@@ -288,5 +333,5 @@ async def promote_to(env, name: str, phase: str, index: int | None = None,
             sent.append(uuid.uuid4().hex)
             await send_intent(env.custom, env.namespace, name, "promote", sent[-1])
         return None
-    return await wait_until(check, within=90, what=f"{name} promoted to {phase}/{index}",
-                            diagnostics=lambda: f"{last}\n{env.operator.tail()}")
+    return await eventually(check, f"{name} promoted to {phase}/{index}", within=90,
+                            describe=lambda: f"{last}\n{env.operator.tail()}")

@@ -25,7 +25,6 @@ from operator_harness import (
     promote_to,
     rollout_manifest,
     run_plugin,
-    wait_until,
 )
 
 from tests.integration.stream.harness import KEY, place_market_order
@@ -33,6 +32,7 @@ from tests.integration.stream.processes import build_env, stream_process
 from tests.plugins.pod_proxy import serve_pod_from
 from tests.plugins.postgres import PostgresServer
 from tests.plugins.processes import free_port
+from tests.plugins.waiting import eventually
 
 IMAGES = REPO / "docs" / "images"
 
@@ -88,9 +88,9 @@ class Backend:
             roles = {p.metadata.labels[ROLE_LABEL]: p.metadata.name for p in pods
                      if p.status.phase == "Running" and p.status.pod_ip}
             return roles if set(roles) == set(self.addresses) else None
-        roles = await wait_until(running, what="both stream pods Running", diagnostics=lambda:
-                                 env.cluster.kubectl("-n", env.namespace, "get", "pods",
-                                                     "-o", "wide", "--show-labels"))
+        roles = await eventually(running, what="both stream pods Running", describe=lambda:
+                               env.cluster.kubectl("-n", env.namespace, "get", "pods",
+                                                   "-o", "wide", "--show-labels"))
         with ExitStack() as processes:
             for role, mode in (("legacy", "rest"), ("hybrid", "production")):
                 processes.enter_context(stream_process(self.logs / f"{role}.log", build_env(
@@ -136,7 +136,7 @@ async def _plugin_reads_the_same_pods(env) -> None:
         out = await run_plugin(env, "get", "walk")
         return out if "Symbols:   3 open; stable forwards 3, candidate forwards 3" in out \
             else None
-    await wait_until(symbols, within=30, what="kubectl hsr get's open symbols")
+    await eventually(symbols, within=30, what="kubectl hsr get's open symbols")
 
 
 async def test_list_follows_a_walk_and_abort_from_the_page_rolls_back(

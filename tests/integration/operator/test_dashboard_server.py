@@ -11,7 +11,9 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import yaml
-from operator_harness import SLOW, dashboard, rollout_manifest, wait_until
+from operator_harness import SLOW, dashboard, rollout_manifest
+
+from tests.plugins.waiting import eventually
 
 
 async def _sse(resp: aiohttp.ClientResponse) -> AsyncIterator[dict]:
@@ -34,7 +36,7 @@ async def test_list_detail_stream_and_actions(env, prometheus, metrics_source):
     env.cluster.apply(rollout_manifest("srv", prometheus.url, **SLOW), namespace=env.namespace)
     async with env.acking("srv"):
         await env.wait_phase("srv", "Canary")
-        await wait_until(lambda: _measured(env, "srv", 4), what="the lag measured")
+        await eventually(lambda: _measured(env, "srv", 4), what="the lag measured", within=60)
         async with dashboard(env) as url, aiohttp.ClientSession() as http:
             async with http.get(f"{url}api/rollouts") as r:
                 body = await r.json()
@@ -69,7 +71,7 @@ async def test_list_detail_stream_and_actions(env, prometheus, metrics_source):
                 async def paused() -> bool:
                     update = await asyncio.wait_for(anext(events), 30)
                     return update["rows"][0]["phase"] == "Paused"
-                await wait_until(paused, within=60, what="the stream to show Paused")
+                await eventually(paused, within=60, what="the stream to show Paused")
 
             async with http.get(f"{url}api/rollouts/{env.namespace}/nope") as r:
                 assert r.status == 404 and "no such rollout" in (await r.json())["error"]
@@ -100,7 +102,7 @@ async def test_all_namespaces_lists_with_a_namespace(env, prometheus):
             async with http.get(f"{url}api/rollouts") as r:
                 body = await r.json()
             return body if any(row["name"] == "everywhere" for row in body["rows"]) else None
-        body = await wait_until(listed, within=30, what="the rollout listed")
+        body = await eventually(listed, within=30, what="the rollout listed")
     assert body["namespace"] is None
     assert {"namespace": env.namespace, "name": "everywhere"}.items() <= \
         next(r for r in body["rows"] if r["name"] == "everywhere").items()

@@ -12,18 +12,11 @@ import aiohttp
 import pytest
 import yaml
 from hybridstream.routing import Mode
-from operator_harness import (
-    SLOW,
-    TOKEN,
-    promote_to,
-    rollout_manifest,
-    scrape_operator,
-    send_intent,
-    wait_until,
-)
+from operator_harness import SLOW, TOKEN, promote_to, rollout_manifest, scrape_operator, send_intent
 
 from tests.plugins.alertmanager import webhook_config
 from tests.plugins.prometheus import scrape_config
+from tests.plugins.waiting import eventually
 
 
 @pytest.mark.parametrize("where", [
@@ -46,7 +39,7 @@ async def test_breach_rolls_back_in_every_phase(env, prometheus, metrics_source,
 
         async def hybrid_scaled_down():
             return (await env.status("rb")).get("replicas", {}).get("candidate") == 0
-        await wait_until(hybrid_scaled_down, what="hybrid scaled down after the delay")
+        await eventually(hybrid_scaled_down, what="hybrid scaled down after the delay", within=60)
     assert st["replicas"]["stable"] == 1
     assert st["revisions"][-1]["outcome"] == "rolledBack"
     assert st["revisions"][-1]["failure"]["value"] == "9"
@@ -66,7 +59,7 @@ async def test_step_back_returns_to_the_previous_percentage(env, prometheus, met
         async def routed_back():
             d = acker.seen[-1] if acker.seen else None
             return d is not None and (d.hybrid_high, d.legacy_low) == (50, 50)
-        await wait_until(routed_back, what="routing back at 50/50")
+        await eventually(routed_back, what="routing back at 50/50", within=60)
     states = [(d.hybrid_high, d.legacy_low) for d in acker.seen]
     back = states[states.index((100, 100)):]
     assert back.index((100, 50)) < back.index((50, 50))  # l went down before h
@@ -105,8 +98,8 @@ async def test_prometheus_down_holds_and_never_promotes(env, prometheus):
             assert st["phase"] == "Canary", st["message"]  # 2 s steps: it would have moved
             metrics = st.get("analysis", {}).get("metrics") or []
             return metrics and metrics[0]["errored"] >= at_least and st
-        st = await wait_until(lambda: errors(3), what="analysis errors")
-        st = await wait_until(lambda: errors(8), what="more analysis errors")
+        st = await eventually(lambda: errors(3), what="analysis errors", within=60)
+        st = await eventually(lambda: errors(8), what="more analysis errors", within=60)
     assert st["analysis"]["metrics"][0]["lastVerdict"] == "error"
     assert st["phase"] == "Canary" and st["transitions"] == 1
 
@@ -133,7 +126,7 @@ async def test_alertmanager_webhook_rolls_back_at_once(env, prometheus):
         async def rolling_back():
             st = await env.status("am")
             return st.get("phase") in ("RollingBack", "RolledBack") and st
-        st = await wait_until(rolling_back, what="rollback after the alert")
+        st = await eventually(rolling_back, what="rollback after the alert", within=60)
         elapsed = time.monotonic() - sent
         print(f"\nalertmanager webhook → status {st['phase']} in {elapsed:.3f} s")
         assert st["lastFailure"]["source"] == "alert"
@@ -167,8 +160,8 @@ async def test_real_alertmanager_chain_rolls_back(env, prometheus_factory, alert
         async def rolling_back():
             st = await env.status("amc")
             return st.get("phase") in ("RollingBack", "RolledBack") and st
-        st = await wait_until(rolling_back, within=60, what="rollback after the alert",
-                              diagnostics=manager.process.tail)
+        st = await eventually(rolling_back, within=60, what="rollback after the alert",
+                              describe=manager.process.tail)
         print(f"\nmetric breached -> Prometheus rule -> Alertmanager -> {st['phase']} in "
               f"{time.monotonic() - breached:.3f} s")
         failure = st["lastFailure"]

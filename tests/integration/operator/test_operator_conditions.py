@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 
-from operator_harness import rollout_manifest, wait_until
+from operator_harness import rollout_manifest
+
+from tests.plugins.waiting import eventually
 
 QUOTA = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "no-services"},
          "spec": {"hard": {"services": "0"}}}
@@ -20,8 +22,8 @@ async def wait_reconciled(env, name: str, within: float, **expected: str) -> dic
         conditions = {c["type"]: c for c in (await env.status(name)).get("conditions", [])}
         found = conditions.get("Reconciled")
         return found if found and all(found[k] == v for k, v in expected.items()) else None
-    return await wait_until(check, within=within, what=f"Reconciled {expected}",
-                            diagnostics=env.operator.tail)
+    return await eventually(check, within=within, what=f"Reconciled {expected}",
+                            describe=env.operator.tail)
 
 
 async def test_a_wedged_rollout_shows_a_condition_and_does_not_flood_the_log(env, prometheus):
@@ -45,7 +47,7 @@ async def test_a_wedged_rollout_shows_a_condition_and_does_not_flood_the_log(env
 
     async def recovered() -> bool:  # logged once the pass's Events are posted too
         return "reconcile recovered" in log.read_text()
-    await wait_until(recovered, within=10, what="recovery logged")
+    await eventually(recovered, within=10, what="recovery logged")
 
 
 async def test_an_object_it_does_not_own_is_never_taken_over(env, prometheus):

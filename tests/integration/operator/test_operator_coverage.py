@@ -6,13 +6,9 @@ hybrid until legacy serves again. ``status.coverage`` and the operator's
 
 from __future__ import annotations
 
-from operator_harness import (
-    SLOW,
-    promote_to,
-    rollout_manifest,
-    scrape_operator,
-    wait_until,
-)
+from operator_harness import SLOW, promote_to, rollout_manifest, scrape_operator
+
+from tests.plugins.waiting import eventually
 
 
 def manifest(name: str, url: str) -> dict:
@@ -39,8 +35,14 @@ async def uncovered_seen(env, name: str, buckets: int) -> None:
         st = await env.status(name)
         gauge = (await scrape_operator(env.operator.url)).get(key)
         return st.get("coverage", {}).get("uncoveredBuckets") == buckets and gauge == buckets
-    await wait_until(check, within=30, what=f"{buckets} uncovered buckets reported",
-                     diagnostics=env.operator.tail)
+    await eventually(check, within=30, what=f"{buckets} uncovered buckets reported",
+                     describe=env.operator.tail)
+
+
+async def posted(env, name: str, reason: str) -> bool:
+    """An Event with ``reason`` is posted for ``name`` (Events follow the status write, so
+    a test that saw the status may be a moment early)."""
+    return reason in [e.reason for e in await env.events(name)]
 
 
 def never_uncovered_by_a_document(seen) -> None:
@@ -62,8 +64,8 @@ async def test_killing_the_only_hybrid_pod_mid_cutover_rolls_back(env, prometheu
             "coverage", "uncovered-buckets", "50", "rollback")
         await uncovered_seen(env, "cov", 0)  # legacy forwards every bucket again
     never_uncovered_by_a_document(acker.seen)
-    reasons = [e.reason for e in await env.events("cov")]
-    assert "RolloutAborted" in reasons
+    await eventually(lambda: posted(env, "cov", "RolloutAborted"), "the RolloutAborted event",
+                     within=30)
 
 
 async def test_legacy_gone_mid_cutover_hands_its_buckets_to_hybrid(env, prometheus):
@@ -79,8 +81,8 @@ async def test_legacy_gone_mid_cutover_hands_its_buckets_to_hybrid(env, promethe
             routing = st.get("routing", {})
             return st if (st.get("coverage", {}).get("hybridCoversLegacy")
                           and routing.get("hybridHigh") == 100) else None
-        st = await wait_until(covering, within=60, what="hybrid covering legacy's buckets",
-                              diagnostics=env.operator.tail)
+        st = await eventually(covering, within=60, what="hybrid covering legacy's buckets",
+                              describe=env.operator.tail)
         assert st["phase"] == "Paused" and st["lastFailure"]["action"] == "handover"
         assert st["routing"]["legacyLow"] == 50  # legacy keeps its range to come back to
         await uncovered_seen(env, "lg", 0)
@@ -91,7 +93,8 @@ async def test_legacy_gone_mid_cutover_hands_its_buckets_to_hybrid(env, promethe
             st = await env.status("lg")
             return st if (not st["coverage"].get("hybridCoversLegacy")
                           and st["routing"]["hybridHigh"] == 50) else None
-        st = await wait_until(restored, within=60, what="legacy's buckets back",
-                              diagnostics=env.operator.tail)
+        st = await eventually(restored, within=60, what="legacy's buckets back",
+                              describe=env.operator.tail)
     never_uncovered_by_a_document(acker.seen)
-    assert "CoverageRestored" in [e.reason for e in await env.events("lg")]
+    await eventually(lambda: posted(env, "lg", "CoverageRestored"), "the CoverageRestored event",
+                     within=30)

@@ -30,11 +30,11 @@ from hybridstream_operator.logic.verdicts import applicable, assess_sample
 from hybridstream_operator.models.phases import Phase
 from hybridstream_operator.models.spec import Analysis
 from hybridstream_operator.models.status import Verdict
-from operator_harness import wait_until
 from prometheus_client import start_http_server
 
 from tests.plugins.processes import free_port
 from tests.plugins.prometheus import scrape_config
+from tests.plugins.waiting import eventually
 
 LONG_AGO = 1000.0  # seconds: far beyond every default threshold
 NS, NAME = "trading", "pos"
@@ -146,7 +146,7 @@ async def wait_for_verdict(prometheus_url: str, metric: str, expected: Verdict,
     async def check():
         found = await verdicts(prometheus_url, **kwargs)
         return found if found[metric][0] is expected else None
-    return await wait_until(check, within=45, what=f"{metric} to be {expected}")
+    return await eventually(check, within=45, what=f"{metric} to be {expected}")
 
 
 async def all_scraped(prometheus, count: int) -> None:
@@ -155,7 +155,7 @@ async def all_scraped(prometheus, count: int) -> None:
     async def scraped():
         up = prometheus.query("sum(up)")
         return up and float(up[0]["value"][1]) == count
-    await wait_until(scraped, within=45, what=f"{count} stream endpoints scraped")
+    await eventually(scraped, within=45, what=f"{count} stream endpoints scraped")
     await asyncio.sleep(3)
 
 

@@ -7,7 +7,9 @@ them works instead of all pausing."""
 from __future__ import annotations
 
 from hybridstream_operator.logic.peering import derive_priority
-from operator_harness import OperatorProcess, rollout_manifest, wait_until
+from operator_harness import OperatorProcess, rollout_manifest
+
+from tests.plugins.waiting import eventually
 
 TRANSITION = "hybridstream_operator.handlers.reconcile"
 PAUSED, RESUMED = "Pausing operations in favour of", "Resuming operations after the pause"
@@ -41,8 +43,8 @@ async def test_standby_replica_takes_over_after_the_active_one_dies(env, prometh
 
     async def settled():
         return resumed(primary) and yielded(standby)
-    await wait_until(settled, what="the primary to resume and the standby to yield",
-                     diagnostics=lambda: primary.tail() + standby.tail())
+    await eventually(settled, what="the primary to resume and the standby to yield",
+                     describe=lambda: primary.tail() + standby.tail(), within=60)
     env.cluster.apply(rollout_manifest("ha", prometheus.url, **steps), namespace=env.namespace)
     try:
         async with env.acking("ha"):
@@ -54,8 +56,8 @@ async def test_standby_replica_takes_over_after_the_active_one_dies(env, prometh
             async def done():
                 st = await env.status("ha")
                 return st if st.get("legacyRetiredAt") else None
-            st = await wait_until(done, within=120, what="the standby to finish the walk",
-                                  diagnostics=standby.tail)
+            st = await eventually(done, within=120, what="the standby to finish the walk",
+                                  describe=standby.tail)
     finally:
         primary.stop()
     assert RESUMED in standby.process.log.read_text()
@@ -86,8 +88,9 @@ async def test_replicas_configured_alike_do_not_all_pause(env, prometheus, tmp_p
         # paused by then.
         async def settled():
             return resumed(active) and yielded(standby)
-        await wait_until(settled, what="the higher-priority replica to resume and the other "
-                         "to stay paused", diagnostics=lambda: active.tail() + standby.tail())
+        await eventually(settled, what="the higher-priority replica to resume and the other "
+                         "to stay paused", within=60,
+                         describe=lambda: active.tail() + standby.tail())
         env.cluster.apply(rollout_manifest("alike", prometheus.url), namespace=env.namespace)
         async with env.acking("alike"):
             await env.wait_phase("alike", "Parallel", within=90)

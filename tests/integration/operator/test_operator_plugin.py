@@ -11,7 +11,9 @@ import os
 import signal
 import sys
 
-from operator_harness import SLOW, rollout_manifest, run_plugin, start_plugin, wait_until
+from operator_harness import SLOW, rollout_manifest, run_plugin, start_plugin
+
+from tests.plugins.waiting import eventually
 
 
 async def test_every_intent_through_the_plugin(env, prometheus):
@@ -45,7 +47,7 @@ async def test_every_intent_through_the_plugin(env, prometheus):
         async def complete():
             st = await env.status("cli")
             return st if (st.get("stableRevision") or {}).get("number") == 1 else None
-        st = await wait_until(complete, what="revision 1 stable")
+        st = await eventually(complete, what="revision 1 stable", within=60)
         assert st["phase"] == "Production" and st["hybridPercent"] == 100
         # nothing walks any more: an abort is refused, in an Event
         await run_plugin(env, "abort", "cli", "--reason", "too late")
@@ -53,7 +55,7 @@ async def test_every_intent_through_the_plugin(env, prometheus):
         async def refused():
             return any(e.reason == "IntentIgnored" and "no revision is walking" in e.message
                        for e in await env.events("cli"))
-        await wait_until(refused, what="the late abort refused")
+        await eventually(refused, what="the late abort refused", within=60)
 
     reasons = [h["reason"] for h in st["history"]]
     for expected in ("manual pause: lunch", "manual resume", "manual promote-full",

@@ -8,9 +8,10 @@ from __future__ import annotations
 import aiohttp
 import pytest
 from hybridstream_operator.clients.prometheus import authorization, fetch_sample
-from operator_harness import SLOW, rollout_manifest, wait_until
+from operator_harness import SLOW, rollout_manifest
 
 from tests.plugins.prometheus import BASIC_AUTH, scrape_config
+from tests.plugins.waiting import eventually
 
 USER, PASSWORD, _ = BASIC_AUTH
 
@@ -75,8 +76,8 @@ async def test_unreadable_credentials_are_the_metrics_error(env, secured):
             value = metrics.get("lag", {}).get("lastValue")
             seen.append(f"{st.get('phase')}: {value}")
             return st if value == expected else None
-        return await wait_until(check, within=60, what=f"lag = {expected!r}",
-                                diagnostics=lambda: f"{seen[-5:]}\n{env.operator.tail()}")
+        return await eventually(check, within=60, what=f"lag = {expected!r}",
+                                describe=lambda: f"{seen[-5:]}\n{env.operator.tail()}")
 
     async with env.acking("creds"):
         st = await lag_value("error: Secret 'prom-creds' not found")

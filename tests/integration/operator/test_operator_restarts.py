@@ -10,7 +10,9 @@ import random
 from datetime import datetime, timedelta
 
 import aiohttp
-from operator_harness import rollout_manifest, wait_until
+from operator_harness import rollout_manifest
+
+from tests.plugins.waiting import eventually
 
 KILLS = 20
 STEPS = {"canary": {"duration": "3s"}, "parallel": {"duration": "3s"},
@@ -50,8 +52,8 @@ async def test_sigkill_at_random_points_neither_skips_nor_doubles(env, prometheu
         while kills < KILLS:
             # once it serves HTTP (startup done, daemon starting), let it live 0-2 s more:
             # kills land before, during and after passes and routing publications
-            await wait_until(lambda: healthy(env.operator.url), within=60,
-                             what="operator up", diagnostics=env.operator.tail)
+            await eventually(lambda: healthy(env.operator.url), within=60,
+                             what="operator up", describe=env.operator.tail)
             await asyncio.sleep(rng.uniform(0.0, 2.0))
             st = await env.status("chaos")
             env.operator.kill()
@@ -62,8 +64,8 @@ async def test_sigkill_at_random_points_neither_skips_nor_doubles(env, prometheu
         async def complete():
             st = await env.status("chaos")
             return st if st.get("legacyRetiredAt") else None
-        st = await wait_until(complete, within=180, what="the walk to complete",
-                              diagnostics=env.operator.tail)
+        st = await eventually(complete, within=180, what="the walk to complete",
+                              describe=env.operator.tail)
     history = st["history"]
     print(f"\n{kills} SIGKILLs, {env.operator.starts} operator starts; history "
           f"{[(h['phase'], h.get('stepIndex')) for h in history]}; killed in {killed_in}")

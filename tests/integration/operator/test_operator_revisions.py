@@ -12,7 +12,9 @@ from typing import Any
 from hybridstream.hybrid.decisions import build_forward_range
 from hybridstream.routing import INITIAL, Role, RoutingDocument
 from kubernetes_asyncio import client
-from operator_harness import SLOW, promote_to, rollout_manifest, run_plugin, wait_until
+from operator_harness import SLOW, promote_to, rollout_manifest, run_plugin
+
+from tests.plugins.waiting import eventually
 
 
 async def set_image(env, name: str, image: str) -> None:
@@ -27,8 +29,8 @@ async def complete(env, name: str, stable: int, within: float = 120) -> dict[str
         ok = (st.get("phase") == "Production" and "candidateRevision" not in st
               and (st.get("stableRevision") or {}).get("number") == stable)
         return st if ok else None
-    return await wait_until(done, within=within, what=f"{name}: revision {stable} stable",
-                            diagnostics=env.operator.tail)
+    return await eventually(done, within=within, what=f"{name}: revision {stable} stable",
+                            describe=env.operator.tail)
 
 
 async def pods_of(env, name: str, revision: int) -> dict[str, str]:
@@ -57,8 +59,8 @@ async def stable_service_names(env, name: str, revision: int) -> None:
         selected, pods = await stable_service(env, name)
         return selected == str(revision) and pods and pods == set(
             await pods_of(env, name, revision))
-    await wait_until(named, what=f"{name}-stable to name revision {revision}'s pods",
-                     diagnostics=env.operator.tail)
+    await eventually(named, what=f"{name}-stable to name revision {revision}'s pods",
+                     describe=env.operator.tail)
 
 
 def spec_diff(before: Any, after: Any) -> str:
@@ -96,7 +98,7 @@ async def test_a_new_image_after_production_walks_beside_the_untouched_stable(en
 
         async def first_walk_seen():  # status can say so before the acker's next poll
             return acker.seen and acker.seen[-1].candidate_revision is None
-        await wait_until(first_walk_seen, what="the acker to see revision 1 stable")
+        await eventually(first_walk_seen, what="the acker to see revision 1 stable", within=60)
         first_walk = len(acker.seen)
         assert {(d.stable_revision, d.stable_status) for d in acker.seen
                 if d.hybrid_mode.value == "parallel"} == {(0, "rev-stable:8080")}
@@ -122,8 +124,8 @@ async def test_a_new_image_after_production_walks_beside_the_untouched_stable(en
                 assert (await stable_service(env, "rev"))[0] == "1"
                 return None
             return st
-        st = await wait_until(walked, within=120, what="revision 2 walked to stable",
-                              diagnostics=env.operator.tail)
+        st = await eventually(walked, within=120, what="revision 2 walked to stable",
+                              describe=env.operator.tail)
         assert {"Canary", "Parallel", "Cutover", "Production"} <= seen_phases
         assert st["stableRevision"]["label"] == "2 (v2)"
         candidate = await apps.read_namespaced_deployment("rev-hybrid-2", env.namespace)
@@ -132,10 +134,10 @@ async def test_a_new_image_after_production_walks_beside_the_untouched_stable(en
         async def old_stable_at_zero():
             dep = await apps.read_namespaced_deployment("rev-hybrid-1", env.namespace)
             return dep.spec.replicas == 0 and not await pods_of(env, "rev", 1)
-        await wait_until(old_stable_at_zero, what="revision 1 scaled to zero")
+        await eventually(old_stable_at_zero, what="revision 1 scaled to zero", within=60)
         async def swapped():
             return acker.seen[-1].candidate_revision is None or None
-        await wait_until(swapped, what="the acker to see revision 2 stable")
+        await eventually(swapped, what="the acker to see revision 2 stable", within=60)
         second_walk = acker.seen[first_walk:]
         assert [(d.stable_revision, d.candidate_revision) for d in second_walk][-1] == (2, None)
         assert {(d.stable_revision, d.candidate_revision) for d in second_walk[:-1]} == {(1, 2)}
@@ -162,8 +164,8 @@ async def test_a_change_mid_cutover_hands_back_and_walks_the_newest_spec(env, pr
             ok = st.get("phase") == "Canary" and \
                 (st.get("candidateRevision") or {}).get("number") == 2
             return st if ok else None
-        st = await wait_until(restarted, what="the newest spec walking",
-                              diagnostics=env.operator.tail)
+        st = await eventually(restarted, what="the newest spec walking",
+                              describe=env.operator.tail, within=60)
         phases = [h["phase"] for h in st["history"]]
         assert phases[-3:] == ["RollingBack", "RolledBack", "Canary"], phases
         assert "superseded" in st["history"][-3]["reason"]
@@ -173,13 +175,13 @@ async def test_a_change_mid_cutover_hands_back_and_walks_the_newest_spec(env, pr
         async def newest_routed():
             return next((i for i, d in enumerate(acker.seen) if d.candidate_revision == 2),
                         None)
-        back = await wait_until(newest_routed, what="routing naming revision 2")
+        back = await eventually(newest_routed, what="routing naming revision 2", within=60)
         assert acker.seen[back - 1].effective_hybrid_high == 0
         gap_free(acker.seen, {0, 1, 2})
 
         async def superseded_gone():
             return not await pods_of(env, "mid", 1)
-        await wait_until(superseded_gone, what="revision 1's pods gone")
+        await eventually(superseded_gone, what="revision 1's pods gone", within=60)
 
 
 async def test_undo_to_revision_one(env, prometheus):

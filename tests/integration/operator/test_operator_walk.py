@@ -7,14 +7,9 @@ from __future__ import annotations
 import aiohttp
 from hybridstream.routing import Mode
 from kubernetes_asyncio import client
-from operator_harness import (
-    API_KEY,
-    API_SECRET,
-    rollout_manifest,
-    run_plugin,
-    scrape_operator,
-    wait_until,
-)
+from operator_harness import API_KEY, API_SECRET, rollout_manifest, run_plugin, scrape_operator
+
+from tests.plugins.waiting import eventually
 
 
 async def test_walks_every_phase_to_production(env, prometheus):
@@ -33,13 +28,13 @@ async def test_walks_every_phase_to_production(env, prometheus):
         async def done():
             s = await env.status("walk")
             return s if s.get("phase") == "Production" and s.get("legacyRetiredAt") else None
-        st = await wait_until(done, within=120, what="production with legacy retired",
-                              diagnostics=env.operator.tail)
+        st = await eventually(done, within=120, what="production with legacy retired",
+                              describe=env.operator.tail)
 
         async def legacy_scaled_down():
             dep = await apps.read_namespaced_deployment("walk-legacy", env.namespace)
             return dep.spec.replicas == 0 and not (dep.status.ready_replicas or 0)
-        await wait_until(legacy_scaled_down, what="legacy scaled to zero")
+        await eventually(legacy_scaled_down, what="legacy scaled to zero", within=60)
 
     assert [(h["phase"], h.get("stepIndex")) for h in st["history"]] == [
         ("Canary", None), ("Parallel", None), ("Cutover", 0), ("Cutover", 1),
@@ -112,7 +107,7 @@ async def test_operator_serves_metrics_and_liveness(env, prometheus):
             seen.clear()
             seen.update(await scrape_operator(env.operator.url))
             return value("hybridstream_operator_rollout_phase", phase="Paused") == 1.0
-        await wait_until(scrape, what="operator metrics", diagnostics=lambda: str(seen))
+        await eventually(scrape, what="operator metrics", describe=lambda: str(seen), within=60)
         assert value("hybridstream_operator_rollout_phase", phase="Parallel") == 0.0
         assert value("hybridstream_operator_analysis_measurements_total",
                      metric="lag", verdict="pass") >= 1
@@ -138,17 +133,17 @@ async def test_deployments_scale_as_specified(env, prometheus):
 
         async def both_up():
             return await scale("legacy") == (2, 2) and await scale("hybrid-1") == (3, 3)
-        await wait_until(both_up, what="legacy 2/2 and hybrid 3/3 Ready")
+        await eventually(both_up, what="legacy 2/2 and hybrid 3/3 Ready", within=60)
 
         async def retired():
             st = await env.status("sized")
             return st if st.get("legacyRetiredAt") else None
-        st = await wait_until(retired, within=120, what="production with legacy retired",
-                              diagnostics=env.operator.tail)
+        st = await eventually(retired, within=120, what="production with legacy retired",
+                              describe=env.operator.tail)
 
         async def legacy_gone():
             return await scale("legacy") == (0, 0)
-        await wait_until(legacy_gone, what="legacy scaled to zero")
+        await eventually(legacy_gone, what="legacy scaled to zero", within=60)
     assert await scale("hybrid-1") == (3, 3)
     # revision 1 is stable now: the stable side runs the hybrid replicas
     assert (st["replicas"]["stable"], st["replicas"]["candidate"]) == (3, 0)

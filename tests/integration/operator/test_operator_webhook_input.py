@@ -11,7 +11,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from hybridstream_operator.clients.kube import Kube
 from hybridstream_operator.handlers.reconcile import Runtime
 from hybridstream_operator.handlers.webhook import MAX_BODY, build_app
-from operator_harness import TOKEN, wait_until
+from operator_harness import TOKEN
+
+from tests.plugins.waiting import eventually
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -25,8 +27,8 @@ async def serving(env) -> None:
                 return r.status == 200
         except aiohttp.ClientError:
             return False
-    await wait_until(up, within=60, what="the operator's HTTP server",
-                     diagnostics=env.operator.tail)
+    await eventually(up, within=60, what="the operator's HTTP server",
+                     describe=env.operator.tail)
 
 
 @pytest.mark.parametrize(("path", "body", "status"), [

@@ -41,15 +41,6 @@ async def recv_until(ws: aiohttp.ClientWebSocketResponse, predicate: Callable[[A
             return message
 
 
-async def wait_for(condition: Callable[[], bool], within: float = DEADLINE) -> None:
-    """Poll ``condition`` until true; fail after ``within`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not condition():
-        assert loop.time() < deadline, "condition not met before the deadline"
-        await asyncio.sleep(0.05)
-
-
 async def open_private(session: aiohttp.ClientSession, sim: Simulator, index: int = 0,
                        topics: tuple[str, ...] = PRIVATE_TOPICS,
                        query: str = "") -> aiohttp.ClientWebSocketResponse:

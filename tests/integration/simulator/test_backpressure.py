@@ -6,7 +6,9 @@ from __future__ import annotations
 import aiohttp
 from hybridstream.simulator import running_simulator
 
-from .helpers import recv_json, recv_until, wait_for
+from tests.plugins.waiting import eventually
+
+from .helpers import recv_json, recv_until
 
 QUEUE_BYTES = 256 * 1024
 
@@ -26,7 +28,7 @@ async def test_slow_consumer_is_bounded_and_others_keep_flowing(
             return next(c for c in sim.control.connections() if len(c["topics"]) == 300)
 
         # The stuck client never reads: the kernel buffers fill, then our queue, then drops.
-        await wait_for(lambda: stuck_stats()["dropped"] > 0, within=90)
+        await eventually(lambda: stuck_stats()["dropped"] > 0, within=90)
         assert stuck_stats()["queued_bytes"] <= QUEUE_BYTES
         assert sim.control.stats()["dropped"] >= stuck_stats()["dropped"]
         healthy_stats = next(c for c in sim.control.connections() if c["topics"] == [

@@ -14,7 +14,9 @@ import ccxt.pro as ccxtpro
 import pytest
 from hybridstream.simulator import Simulator
 
-from .helpers import DEADLINE, wait_for
+from tests.plugins.waiting import eventually
+
+from .helpers import DEADLINE
 
 
 def point_ccxt_at(exchange: ccxtpro.bybit, sim: Simulator) -> None:
@@ -76,7 +78,7 @@ async def test_watch_ticker_snapshot_then_merged_deltas(sim: Simulator,
     # ccxt merges every push into its ticker cache (what watch_ticker returns) from its own
     # reader task; a watch future exists only between calls, and the frozen price is pushed
     # once, so the delta is looked for in the cache rather than in one more watch.
-    await wait_for(lambda: exchange.tickers["BTC/USDT:USDT"]["last"] == 43210.5)
+    await eventually(lambda: exchange.tickers["BTC/USDT:USDT"]["last"] == 43210.5)
     ticker = exchange.tickers["BTC/USDT:USDT"]
     assert ticker["markPrice"] == 43210.5 and ticker["bid"] is not None
 
@@ -86,13 +88,13 @@ async def test_watch_positions_sees_open_and_close(sim: Simulator,
     key = sim.config.accounts[0].api_key
     assert await asyncio.wait_for(exchange.watch_positions(), DEADLINE) == []  # REST seed
     update = asyncio.create_task(exchange.watch_positions())
-    await wait_for(lambda: _subscribed(sim, "position") and _waiting_for_positions(exchange))
+    await eventually(lambda: _subscribed(sim, "position") and _waiting_for_positions(exchange))
     await exchange.create_order("BTC/USDT:USDT", "market", "buy", 0.01)
     [opened] = await asyncio.wait_for(update, DEADLINE)
     assert (opened["symbol"], opened["side"], opened["contracts"]) == (
         "BTC/USDT:USDT", "long", 0.01)
     update = asyncio.create_task(exchange.watch_positions())
-    await wait_for(lambda: _waiting_for_positions(exchange))  # else the push could be missed
+    await eventually(lambda: _waiting_for_positions(exchange))  # else the push could be missed
     sim.control.close_position(key, "BTCUSDT")
     [closed] = await asyncio.wait_for(update, DEADLINE)
     assert closed["contracts"] == 0

@@ -10,7 +10,9 @@ import aiohttp
 import pytest
 from hybridstream.simulator import Simulator
 
-from .helpers import now_ms, open_private, recv_json, recv_until, signed_request, wait_for
+from tests.plugins.waiting import eventually
+
+from .helpers import now_ms, open_private, recv_json, recv_until, signed_request
 
 GONE = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
 
@@ -27,11 +29,11 @@ async def _subscribed_public(session: aiohttp.ClientSession, sim: Simulator,
 async def test_drop_clean_sends_a_close_frame(sim: Simulator, session: aiohttp.ClientSession,
                                               code: int) -> None:
     ws = await session.ws_connect(sim.ws_public_url)
-    await wait_for(lambda: len(sim.control.connections()) == 1)
+    await eventually(lambda: len(sim.control.connections()) == 1)
     assert await sim.admin.drop(kind="public", mode="clean", code=code) == 1
     msg = await ws.receive(timeout=30)
     assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == code
-    await wait_for(lambda: sim.control.connections() == [])
+    await eventually(lambda: sim.control.connections() == [])
 
 
 @pytest.mark.parametrize("mode", ["reset", "no_close_frame"])
@@ -154,7 +156,7 @@ async def test_rate_limit_for_a_period_then_clear(sim: Simulator,
 async def test_malformed_json_and_binary_frames_keep_the_socket(
         sim: Simulator, session: aiohttp.ClientSession) -> None:
     ws = await session.ws_connect(sim.ws_public_url)
-    await wait_for(lambda: len(sim.control.connections()) == 1)
+    await eventually(lambda: len(sim.control.connections()) == 1)
     assert sim.control.send_malformed("invalid_json") == 1
     msg = await ws.receive(timeout=30)
     assert msg.type == aiohttp.WSMsgType.TEXT
@@ -171,7 +173,7 @@ async def test_malformed_json_and_binary_frames_keep_the_socket(
 async def test_protocol_violations_fail_the_client_connection(
         sim: Simulator, session: aiohttp.ClientSession, kind: str) -> None:
     ws = await session.ws_connect(sim.ws_public_url)
-    await wait_for(lambda: len(sim.control.connections()) == 1)
+    await eventually(lambda: len(sim.control.connections()) == 1)
     sim.control.send_malformed(kind)
     msg = await ws.receive(timeout=30)
     assert msg.type in GONE  # the client library rejects the frame
@@ -188,7 +190,7 @@ async def test_restart_drops_everything_and_keeps_state(
     for ws in (public, private):
         while (await ws.receive(timeout=30)).type not in GONE:
             pass
-    await wait_for(lambda: sim.restarts == 1)
+    await eventually(lambda: sim.restarts == 1)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 30
     while True:  # reconnect as a client would, until the simulator is back

@@ -5,7 +5,9 @@ from __future__ import annotations
 import aiohttp
 from hybridstream.simulator import Simulator
 
-from .helpers import open_private, random_orders, recv_json, signed_request, wait_for
+from tests.plugins.waiting import eventually
+
+from .helpers import open_private, random_orders, recv_json, signed_request
 
 
 async def test_client_saw_exactly_the_journal(sim: Simulator,
@@ -59,7 +61,7 @@ async def test_updates_during_a_disconnect_are_in_the_journal_and_rest(
     sim.control.open_position(key, "BTCUSDT", "Buy", "0.02")
     before = (await recv_json(ws))["data"][0]["seq"]
     await sim.control.drop_connections(kind="private", mode="reset")
-    await wait_for(lambda: sim.control.connections() == [])
+    await eventually(lambda: sim.control.connections() == [])
     sim.control.open_position(key, "ETHUSDT", "Sell", "0.3")  # nobody connected
     sim.control.close_position(key, "BTCUSDT")
     missed = sim.control.journal_entries(key, since_seq=before)

@@ -20,7 +20,9 @@ import pytest
 from hybridstream.simulator import Simulator
 from pybit.exceptions import InvalidRequestError
 
-from .helpers import DEADLINE, wait_for
+from tests.plugins.waiting import eventually
+
+from .helpers import DEADLINE
 
 ONE_WAY, HEDGE = 0, 1
 
@@ -142,10 +144,10 @@ async def test_private_position_stream(sim: Simulator) -> None:
     account = sim.config.accounts[ONE_WAY]
     async with pybit_socket(channel_type="private", api_key=account.api_key,
                             api_secret=account.api_secret, private_auth_expire=10) as ws:
-        await wait_for(lambda: ws.auth)
+        await eventually(lambda: ws.auth)
         got: queue.Queue[dict[str, Any]] = queue.Queue()
         await call(ws.position_stream, callback=got.put)
-        await wait_for(lambda: any("position" in c["topics"]
+        await eventually(lambda: any("position" in c["topics"]
                                    for c in sim.control.connections()))
         sim.control.open_position(account.api_key, "LINKUSDT", "Buy", "3")
         push = await next_item(got, lambda m: True)
@@ -159,5 +161,5 @@ async def test_pybit_default_one_second_expiry_is_refused(sim: Simulator) -> Non
     account = sim.config.accounts[ONE_WAY]
     async with pybit_socket(channel_type="private", api_key=account.api_key,
                             api_secret=account.api_secret, restart_on_error=False) as ws:
-        await wait_for(lambda: ws.exited)  # pybit raises on the failed auth and exits
+        await eventually(lambda: ws.exited)  # pybit raises on the failed auth and exits
         assert ws.auth is False

@@ -12,7 +12,9 @@ import pytest
 from hybridstream.simulator import Simulator
 from hybridstream.simulator.order_queries import WINDOW_MS
 
-from .helpers import open_private, random_orders, recv_json, signed_request, wait_for
+from tests.plugins.waiting import eventually
+
+from .helpers import open_private, random_orders, recv_json, signed_request
 
 SEVEN_DAYS_AND_A_MS = WINDOW_MS + 1
 
@@ -123,7 +125,7 @@ async def test_recovery_lists_are_the_pushes_and_the_journal(
         push = await recv_json(ws)
         pushed[push["topic"]].extend(push["data"])
     await sim.control.drop_connections(kind="private", mode="reset")
-    await wait_for(lambda: sim.control.connections() == [])
+    await eventually(lambda: sim.control.connections() == [])
     sim.control.open_position(key, "BTCUSDT", "Sell", "0.01")  # during the gap
 
     executions = await _all_pages(session, sim, "/v5/execution/list", 5, startTime=since)

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
-import signal
 import sys
 import time
 from collections import defaultdict
@@ -88,9 +86,7 @@ class Pod:
 
     def kill9(self) -> None:
         assert self.proc is not None
-        os.killpg(self.proc.proc.pid, signal.SIGKILL)
-        self.proc.proc.wait()
-        self.proc.stop()  # closes the log
+        self.proc.kill()
         self.proc = None
 
     def stop(self) -> None:

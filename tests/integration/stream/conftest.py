@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
-from tests.plugins.processes import free_port
+from tests.plugins.processes import LoggedProcess, free_port
+from tests.plugins.waiting import wait_for
 
 
 class RedisServer:
@@ -24,32 +23,28 @@ class RedisServer:
         assert binary, "redis-server missing: run hack/install-debian.sh"
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.workdir = workdir
         persistence = ["--appendonly", "yes", "--appendfsync", "always"] if durable else [
             "--appendonly", "no"]
         self._args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                       "--dir", str(workdir), *persistence]
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: LoggedProcess | None = None
 
     def start(self) -> None:
-        self._proc = subprocess.Popen(self._args, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
+        proc = self._proc = LoggedProcess(self._args, self.workdir / "redis.log")
         client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self._proc.poll() is not None:
-                    self._proc.kill()
-                    raise
-                time.sleep(0.1)
-        client.close()
+        try:
+            wait_for(lambda: proc.alive() and client.ping(), timeout=20, interval=0.1,
+                     what=f"redis-server on port {self.port}", describe=proc.tail)
+        except TimeoutError:
+            self.stop()
+            raise
+        finally:
+            client.close()
 
     def stop(self) -> None:
         if self._proc is not None:
-            self._proc.terminate()  # a clean shutdown: the append-only file is complete
-            self._proc.wait(timeout=10)
+            self._proc.stop()  # SIGTERM, a clean shutdown: the append-only file is complete
             self._proc = None
 
 

@@ -6,11 +6,10 @@ tests read is exactly what ``hybridstream run`` prints.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,7 +18,7 @@ from aiohttp import web
 from hybridstream.bybit.signing import rest_headers
 from hybridstream.service.app import StreamService
 from hybridstream.service.sinks import JsonLinesSink
-from hybridstream.service.status_server import start_server
+from hybridstream.serving import start_site
 from hybridstream.settings import StreamSettings
 from hybridstream.simulator.app import Simulator
 
@@ -56,7 +55,7 @@ class WebhookReceiver:
     async def __aenter__(self) -> WebhookReceiver:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/hook", self._hook)
-        self._runner, port = await start_server(app, "127.0.0.1", 0)
+        self._runner, port = await start_site(app, "127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{port}/hook"
         return self
 
@@ -86,18 +85,6 @@ async def running_stream(settings: StreamSettings) -> AsyncIterator[tuple[Stream
     buffer = EventBuffer()
     async with StreamService(settings, sink=JsonLinesSink(buffer)) as service:
         yield service, buffer
-
-
-async def eventually(condition: Callable[[], Any], what: str, within: float = 30.0) -> Any:
-    """Poll ``condition`` until truthy (returned) or fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within} s waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def place_market_order(sim: Simulator, symbol: str, side: str, qty: str, *,

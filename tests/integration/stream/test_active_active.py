@@ -10,7 +10,9 @@ from contextlib import AsyncExitStack
 from hybridstream.consumer import EventDeduplicator
 from hybridstream.simulator.app import running_simulator
 
-from .harness import KEY, EventBuffer, build_settings, eventually, running_stream
+from tests.plugins.waiting import eventually
+
+from .harness import KEY, EventBuffer, build_settings, running_stream
 
 
 async def test_replicas_coming_and_going_cover_everything_and_dedup_cleanly() -> None:

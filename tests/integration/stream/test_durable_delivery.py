@@ -9,7 +9,6 @@ import asyncio
 import json
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,10 @@ import redis
 from hybridstream.service.app import StreamService
 from hybridstream.simulator.app import running_simulator
 
+from tests.plugins.waiting import eventually
+
 from .conftest import RedisServer
-from .harness import WebhookReceiver, build_settings, eventually
+from .harness import WebhookReceiver, build_settings
 from .journal_checks import assess_journal, assess_trades, trade
 from .processes import build_env, stream_process
 
@@ -32,16 +33,9 @@ async def readyz(port: int) -> int:
         return resp.status
 
 
-async def until(probe: Callable[[], Awaitable[int]], want: int, what: str) -> None:
-    """Poll an async probe (of a child process) until it answers ``want``, for 60 s."""
-    for _ in range(600):
-        try:
-            if await probe() == want:
-                return
-        except aiohttp.ClientError:  # not listening yet
-            pass
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+async def answers(port: int, want: int) -> bool:
+    """The child process's ``/readyz`` answers ``want``."""
+    return await readyz(port) == want
 
 
 def dropped(service: StreamService) -> dict[tuple[str, str], float]:
@@ -170,16 +164,19 @@ async def test_sigterm_persists_and_a_restart_delivers_the_spill_first(tmp_path:
                         HYBRID_SPILL_DIR=str(spill), HYBRID_DRAIN_TIMEOUT="2",
                         HYBRID_SINK_BACKOFF_CAP="0.5")
         with stream_process(tmp_path / "first.log", env) as first:
-            await until(lambda: readyz(first.port), 200, "the first stream ready")
+            await eventually(lambda: answers(first.port, 200), "the first stream ready",
+                             within=60)
             trade(sim, placed, symbols, 6)
-            await until(lambda: readyz(first.port), 503, "the first stream failing to deliver")
+            await eventually(lambda: answers(first.port, 503),
+                             "the first stream failing to deliver", within=60)
         assert first.proc.proc.returncode == 0, first.proc.tail()
         assert "kept in" in first.output(), first.proc.tail()
         assert list(spill.glob("seg-*.jsonl")), "nothing persisted"
         receiver.status = 200
         restart_ms = time.time() * 1000
         with stream_process(tmp_path / "second.log", env) as second:
-            await until(lambda: readyz(second.port), 200, "the second stream ready")
+            await eventually(lambda: answers(second.port, 200), "the second stream ready",
+                             within=60)
             trade(sim, placed, symbols, 3, start=6)  # new events, after the spilled ones
             await eventually(lambda: not assess_trades(placed, receiver.events),
                              "the spilled orders and executions delivered", within=60)

@@ -15,11 +15,12 @@ from hybridstream.service.app import StreamService
 from hybridstream.simulator.app import Simulator, running_simulator
 from hybridstream.simulator.framing import MALFORMED_KINDS
 
+from tests.plugins.waiting import eventually
+
 from .harness import (
     KEY,
     assert_book_matches_truth,
     build_settings,
-    eventually,
     place_market_order,
     running_stream,
 )

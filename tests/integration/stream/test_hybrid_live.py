@@ -6,12 +6,13 @@ from __future__ import annotations
 from hybridstream.simulator.app import running_simulator
 from hybridstream.simulator.config import AccountConfig, SimulatorConfig
 
+from tests.plugins.waiting import eventually
+
 from .harness import (
     KEY,
     SECRET,
     assert_book_matches_truth,
     build_settings,
-    eventually,
     place_market_order,
     running_stream,
 )

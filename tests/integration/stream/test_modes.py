@@ -13,13 +13,9 @@ from hybridstream.routing import RoutingDocument
 from hybridstream.service.app import StreamService
 from hybridstream.simulator.app import running_simulator
 
-from .harness import (
-    KEY,
-    assert_book_matches_truth,
-    build_settings,
-    eventually,
-    running_stream,
-)
+from tests.plugins.waiting import eventually
+
+from .harness import KEY, assert_book_matches_truth, build_settings, running_stream
 
 CONTRACT_METRICS = (
     "hybridstream_ws_connected", "hybridstream_ws_disconnected_seconds",

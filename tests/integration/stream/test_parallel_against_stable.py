@@ -17,7 +17,9 @@ import aiohttp
 from hybridstream.routing import RoutingDocument
 from hybridstream.simulator.app import Simulator, running_simulator
 
-from .harness import KEY, build_settings, eventually, running_stream
+from tests.plugins.waiting import eventually
+
+from .harness import KEY, build_settings, running_stream
 from .processes import StreamProcess, build_env, stream_process, write_document
 from .test_modes import sample
 

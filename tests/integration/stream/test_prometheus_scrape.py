@@ -11,8 +11,9 @@ from hybridstream.simulator.app import running_simulator
 
 from tests.plugins.processes import wait_for
 from tests.plugins.prometheus import PrometheusServer, scrape_config
+from tests.plugins.waiting import eventually
 
-from .harness import KEY, build_settings, eventually, running_stream
+from .harness import KEY, build_settings, running_stream
 
 
 async def test_prometheus_scrapes_the_stream(

@@ -6,10 +6,12 @@ cannot flake; a spinning client makes thousands of attempts in the same time."""
 from __future__ import annotations
 
 from aiohttp import web
-from hybridstream.service.status_server import start_server
+from hybridstream.serving import start_site
 from hybridstream.simulator.app import running_simulator
 
-from .harness import build_settings, eventually, running_stream
+from tests.plugins.waiting import eventually
+
+from .harness import build_settings, running_stream
 
 
 async def test_clean_immediate_close_does_not_spin() -> None:
@@ -24,7 +26,7 @@ async def test_clean_immediate_close_does_not_spin() -> None:
 
     app = web.Application()
     app.router.add_get("/ws", close_at_once)
-    runner, port = await start_server(app, "127.0.0.1", 0)
+    runner, port = await start_site(app, "127.0.0.1", 0)
     url = f"ws://127.0.0.1:{port}/ws"
     try:
         async with running_simulator(symbols=2) as sim, running_stream(build_settings(

@@ -14,12 +14,13 @@ from decimal import Decimal
 from hybridstream.service.app import StreamService
 from hybridstream.simulator.app import Simulator, running_simulator
 
+from tests.plugins.waiting import eventually
+
 from .harness import (
     KEY,
     EventBuffer,
     assert_book_matches_truth,
     build_settings,
-    eventually,
     place_market_order,
     running_stream,
 )

@@ -15,8 +15,9 @@ from hybridstream.routing import RoutingDocument
 from hybridstream.simulator.app import running_simulator
 
 from tests.plugins.cluster import Cluster, dedicated_cluster
+from tests.plugins.waiting import eventually
 
-from .harness import build_settings, eventually, running_stream
+from .harness import build_settings, running_stream
 from .journal_checks import trade
 
 CONFIGMAP = "demo-routing"

@@ -17,7 +17,9 @@ import aiohttp
 from hybridstream.routing import RoutingDocument, bucket_of
 from hybridstream.simulator.app import Simulator, running_simulator
 
-from .harness import KEY, eventually
+from tests.plugins.waiting import eventually
+
+from .harness import KEY
 from .processes import StreamProcess, build_env, stream_process, write_document
 
 HOLD_SECONDS = 4.0

@@ -13,7 +13,8 @@ from pathlib import Path
 from hybridstream.simulator.app import running_simulator
 from hybridstream.simulator.config import AccountConfig, SimulatorConfig
 
-from .harness import eventually
+from tests.plugins.waiting import eventually
+
 from .processes import StreamProcess, build_env, stream_process
 
 KEY = "KEYd41d8cd98f00b204"

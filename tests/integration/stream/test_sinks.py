@@ -10,12 +10,13 @@ import redis
 from aiohttp import web
 from hybridstream.service.app import StreamService
 from hybridstream.service.sinks import RedisStreamSink, SinkError, SinkRejected, WebhookSink
-from hybridstream.service.status_server import start_server
+from hybridstream.serving import start_site
 from hybridstream.simulator.app import running_simulator
 
 from tests.plugins.processes import free_port
+from tests.plugins.waiting import eventually
 
-from .harness import KEY, WebhookReceiver, build_settings, eventually, open_positions
+from .harness import KEY, WebhookReceiver, build_settings, open_positions
 from .journal_checks import assess_journal
 
 EVENTS = [{"type": "execution", "symbol": "BTCUSDT", "seq": i, "data": {"execId": f"e{i}"}}
@@ -104,7 +105,7 @@ async def test_shutdown_delivers_the_batch_in_flight_and_everything_queued() -> 
 
     app = web.Application()
     app.router.add_post("/hook", hook)
-    runner, port = await start_server(app, "127.0.0.1", 0)
+    runner, port = await start_site(app, "127.0.0.1", 0)
     try:
         async with running_simulator(symbols=6) as sim:
             settings = build_settings(sim, HYBRID_SINK="webhook",

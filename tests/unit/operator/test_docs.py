@@ -115,5 +115,5 @@ def test_every_relative_link_leads_to_a_file_and_anchor(page):
 
 def test_anchors_follow_githubs_rules():
     page = ROOT / "docs" / "offline-cluster.md"
-    assert {"what-hack-builds-and-where-it-caches", "the-e2e-stack-hacke2e-stacksh",
+    assert {"what-hack-builds-and-where-it-caches", "the-e2e-stack-hackstackpy",
             "make-demo"} <= anchors(page)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 from hybridstream.routing import RoutingDocument
 from hybridstream.service.routing_source import parse_routing_text, watch_routing_file
+
+from tests.plugins.waiting import eventually
 
 
 def test_gapped_or_broken_documents_are_ignored() -> None:
@@ -28,19 +29,11 @@ async def test_file_watch_applies_valid_changes_only(tmp_path: Path) -> None:
     # The gapped generation 2 sits between two valid ones; the watcher reads every version
     # because each stays until the previous one was applied (or, for 2, for 3 poll periods).
     path.write_text(RoutingDocument(generation=1).to_json())
-    await wait_until(lambda: applied == [1])
+    await eventually(lambda: applied == [1], within=30, interval=0.05)
     path.write_text('{"generation": 2, "hybridMode": "canary", "legacyLow": 60}')
     await asyncio.sleep(1.5)  # gives the watcher time to read it; not an assertion
     path.write_text(RoutingDocument(generation=3).to_json())
-    await wait_until(lambda: applied[-1:] == [3])
+    await eventually(lambda: applied[-1:] == [3], within=30, interval=0.05)
     stop.set()
     await task
     assert applied == [1, 3]
-
-
-async def wait_until(condition: Callable[[], bool]) -> None:
-    for _ in range(600):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met within 30 s")
