@@ -1,15 +1,18 @@
 """``kubectl hsr`` drives a rollout through every manual intent on a real control plane:
 pause, resume, promote, promote --full, abort with a reason, retry; ``get --watch`` keeps
 refreshing the live view; a missing rollout is a clear error; kubectl's flags work after
-the sub-command and ``-A`` lists every namespace. Every command runs as a real subprocess,
-the way a user types it."""
+the sub-command and ``-A`` lists every namespace; the real kubectl completes sub-commands,
+flags and rollout names through ``kubectl_complete-hsr``. Every command runs as a real
+subprocess, the way a user types it."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
+import subprocess
 import sys
+from pathlib import Path
 
 from operator_harness import SLOW, rollout_manifest, run_plugin, start_plugin
 
@@ -116,3 +119,28 @@ async def test_missing_rollout_is_a_clear_error(env):
     assert "error: 404" in err
     err = await run_plugin(env, "promote", "nope", expect_rc=1)
     assert "error: 404" in err
+
+
+def test_kubectl_completes_sub_commands_flags_and_rollout_names(env, prometheus):
+    """kubectl (1.26+) asks ``kubectl_complete-hsr``, found on PATH beside ``kubectl-hsr``,
+    for the words after ``kubectl hsr``; rollout names come from the namespace typed."""
+    env.cluster.apply(rollout_manifest("completes", prometheus.url, **SLOW),
+                      namespace=env.namespace)
+    scripts = Path(sys.executable).parent
+    assert (scripts / "kubectl_complete-hsr").exists()  # installed with the package
+    environ = {**os.environ, **env.cluster.env,
+               "PATH": f"{scripts}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+    def complete(*words: str) -> list[str]:
+        done = subprocess.run([str(env.cluster.kubectl_bin), "__complete", "hsr", *words],
+                              capture_output=True, text=True, env=environ, timeout=60,
+                              check=True)
+        return done.stdout.splitlines()
+
+    verbs = complete("")
+    assert {"get", "promote", "abort", "undo", "dashboard"} <= set(verbs), verbs
+    assert verbs[-1] == ":4"  # no file names
+    assert "--full" in complete("promote", "--f")
+    assert complete("abort", "-n", env.namespace, "comp")[:-1] == ["completes"]
+    assert "completes" in complete("get", "--namespace", env.namespace, "")
+    assert complete("abort", "-n", env.namespace, "completes", "") == [":4"]
