@@ -53,6 +53,7 @@ class PostgresServer:
         self.data = self.workdir / "data"
         self.port = free_port()
         self._proc: LoggedProcess | None = None
+        self._started = False
         (self.workdir / "pw").write_text(PASSWORD + "\n")
         if self._user:
             entry = pwd.getpwnam(self._user)
@@ -67,18 +68,33 @@ class PostgresServer:
         return f"postgresql://{USER}:{password}@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> None:
-        proc = self._proc = LoggedProcess(
-            [str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port),
-             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.workdir}",
-             "-c", "max_connections=50"],
-            self.workdir / "server.log", user=self._user)
-        try:
-            wait_for(lambda: proc.alive() and self.psql("SELECT 1", check=False).returncode == 0,
-                     timeout=30, interval=0.1, what="postgres to accept connections",
-                     describe=proc.tail)
-        except TimeoutError:
-            self.stop()
-            raise
+        # Two xdist workers may be handed the same free port: the second postmaster cannot
+        # bind and exits, while the first one's answers ``SELECT 1`` with the same user and
+        # password. Only our own data directory answering counts; a first start that lost
+        # the port tries another (a restart keeps its port: callers hold URLs with it).
+        for attempt in range(3):
+            proc = self._proc = LoggedProcess(
+                [str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port),
+                 "-c", "listen_addresses=127.0.0.1",
+                 "-c", f"unix_socket_directories={self.workdir}", "-c", "max_connections=50"],
+                self.workdir / "server.log", user=self._user)
+            try:
+                wait_for(lambda p=proc: p.alive() and self._serving_our_data(),
+                         timeout=30, interval=0.1, what="postgres to accept connections",
+                         describe=proc.tail)
+            except TimeoutError:
+                lost_port = not proc.alive() and not self._started
+                self.stop()
+                if lost_port and attempt < 2:
+                    self.port = free_port()
+                    continue
+                raise
+            self._started = True
+            return
+
+    def _serving_our_data(self) -> bool:
+        shown = self.psql("SHOW data_directory", check=False)
+        return shown.returncode == 0 and shown.stdout.strip() == str(self.data)
 
     def stop(self) -> None:
         """A fast shutdown (SIGINT): open transactions are rolled back, as in a failover."""
