@@ -49,6 +49,8 @@ class Env(StrEnum):
 ROLLOUT_LABEL = f"{API_GROUP}/rollout"
 ROLE_LABEL = f"{API_GROUP}/role"
 REVISION_LABEL = f"{API_GROUP}/revision"
+#: The revision number of the legacy REST poller (hybrid revisions count from 1).
+LEGACY_REVISION = 0
 #: Pod annotation in which a stream pod acknowledges the routing generation it applied.
 ACK_ANNOTATION = f"{API_GROUP}/routing-ack"
 #: Key of the routing document inside the routing ConfigMap's ``data``.

@@ -14,6 +14,8 @@ import hashlib
 import json
 from datetime import datetime
 
+from hybridstream.contract import LEGACY_REVISION
+
 from hybridstream_operator.models.spec import Workload
 from hybridstream_operator.models.status import (
     REVISION_HISTORY_LIMIT,
@@ -21,8 +23,6 @@ from hybridstream_operator.models.status import (
     RevisionRef,
     RolloutStatus,
 )
-
-LEGACY_REVISION = 0
 
 
 def revision_hash(workload: Workload, *, legacy: bool = False) -> str:

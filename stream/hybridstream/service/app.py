@@ -18,7 +18,7 @@ import aiohttp
 from kubernetes_asyncio import client as kube_client
 from kubernetes_asyncio import config as kube_config
 
-from hybridstream.contract import SinkKind
+from hybridstream.contract import LEGACY_REVISION, SinkKind
 from hybridstream.history.recent import RecentHistory
 from hybridstream.hybrid.decisions import (
     Backoff,
@@ -216,6 +216,7 @@ class StreamService:
         if self.hybrid is not None:
             self.hybrid.set_mode(decide_hybrid_mode(doc, side))
             self.hybrid.stable.endpoint = doc.stable_status
+            self.hybrid.stable_is_poller = doc.stable_revision == LEGACY_REVISION
         log.info("routing: applied generation %d (side %s, forwarding buckets %s)",
                  doc.generation, side.value if side else "none",
                  build_forward_range(doc, side))

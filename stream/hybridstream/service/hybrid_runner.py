@@ -53,6 +53,8 @@ class HybridRunner:
         self.private = PrivateClient(self.book, pipeline, rest, config, self._positions_changed)
         #: stable's status API, from the routing document (the app sets ``endpoint``)
         self.stable = StablePrices(status_token)
+        #: stable is the legacy REST poller (the first walk; the app sets it from routing)
+        self.stable_is_poller = False
         self.comparisons = {"agree": 0, "warn": 0, "critical": 0}
         self.compared_against = dict.fromkeys(Reference, 0)
         self.fallbacks = dict.fromkeys(Unavailable, 0)
@@ -142,9 +144,16 @@ class HybridRunner:
 
     async def _compare_once(self, session: aiohttp.ClientSession) -> None:
         symbols = self.book.desired_symbols()
-        stable, missing = split_references(symbols, await self.stable.fetch(session))
+        if self.stable_is_poller:
+            # The poller's prices are REST's as of its last poll, up to an interval old: REST
+            # now is stable's own source without that lag, which alone read as divergence
+            # and paused healthy first walks at the seed's 0.1 % threshold.
+            stable: dict[str, str] = {}
+            missing: dict[str, Unavailable] = {}
+        else:
+            stable, missing = split_references(symbols, await self.stable.fetch(session))
         rest: dict[str, str] = {}
-        if missing:
+        if missing or self.stable_is_poller:
             try:
                 rest, _ = await self.rest.fetch_mark_prices(self.config.category)
             except (*REST_FAILURES, KeyError) as exc:
