@@ -37,6 +37,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -301,7 +302,7 @@ class Bench:
     @staticmethod
     async def _post_alert(url: str, ns: str, name: str) -> None:
         alert = {"status": "firing", "fingerprint": uuid.uuid4().hex[:16],
-                 "startsAt": "2026-01-01T00:00:00Z",
+                 "startsAt": datetime.now(UTC).isoformat(),
                  "labels": {"alertname": ALERT, "namespace": ns, "rollout": name},
                  "annotations": {"summary": "bench"}}
         async with aiohttp.ClientSession() as http, http.post(

@@ -76,22 +76,30 @@ def wait_until(stack: Stack, namespace: str, check: Callable[[], Any], what: str
 
 
 class PhaseRecorder:
-    """Remembers every (phase, step) the rollout's status showed, in order."""
+    """Remembers every (phase, step) the rollout went through, in order.
+
+    Read from ``status.history`` rather than the phase each poll happens to see: a phase
+    that lasts less than a poll (RollingBack when the handover back is quick) is still
+    recorded there."""
 
     def __init__(self, cluster: Kube, namespace: str) -> None:
         self.cluster, self.namespace = cluster, namespace
         self.seen: list[tuple[str, int | None]] = []
         self.first_at: dict[str, float] = {}
-        self.messages: list[str] = []
+        self.messages: list[str] = []  # status.message as polled (analysis notes too)
+        self._recorded: set[tuple[str, int | None, str]] = set()
 
     def poll(self) -> dict[str, Any]:
         status = rollout_status(self.cluster, self.namespace)
+        for entry in status.get("history", []):
+            marker = (entry["phase"], entry.get("stepIndex"), entry["at"])
+            if marker in self._recorded:
+                continue
+            self._recorded.add(marker)
+            self.seen.append(marker[:2])
+            self.first_at.setdefault(entry["phase"], time.time())
         if status.get("message") and status["message"] not in self.messages[-1:]:
             self.messages.append(status["message"])
-        key = (status.get("phase", "Pending"), status.get("stepIndex"))
-        if not self.seen or self.seen[-1] != key:
-            self.seen.append(key)
-        self.first_at.setdefault(key[0], time.time())
         return status
 
 

@@ -30,7 +30,11 @@ from hybridstream_operator.clients.kube import (
 )
 from hybridstream_operator.handlers.observability import REFUSED, REGISTRY
 from hybridstream_operator.handlers.reconcile import Runtime
-from hybridstream_operator.logic.intents import build_alert_annotation, build_intent_annotation
+from hybridstream_operator.logic.intents import (
+    build_alert_annotation,
+    build_intent_annotation,
+    parse_instant,
+)
 from hybridstream_operator.models.defaults import DEFAULT_ALERT_NAMES
 from hybridstream_operator.models.observations import AlertSignal, IntentKind
 
@@ -149,7 +153,8 @@ async def alertmanager(request: web.Request) -> web.Response:
         signal = AlertSignal(
             name=str(labels.get("alertname", "")),
             id=f"{alert.get('fingerprint', '')}@{alert.get('startsAt', '')}",
-            message=str((alert.get("annotations") or {}).get("summary", ""))[:300])
+            message=str((alert.get("annotations") or {}).get("summary", ""))[:300],
+            started_at=parse_instant(alert.get("startsAt")))
         for obj in select_targets(alert, rollouts):
             meta = obj["metadata"]
             await patch_rollout_annotations(rt.kube, meta["namespace"], meta["name"],

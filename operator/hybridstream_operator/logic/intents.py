@@ -63,15 +63,32 @@ def parse_alerts(annotations: Mapping[str, str]) -> tuple[AlertSignal, ...]:
         try:
             data = json.loads(annotations[key])
             found.append(AlertSignal(str(data["name"]), str(data["id"]),
-                                     str(data.get("message", ""))))
+                                     str(data.get("message", "")),
+                                     parse_instant(data.get("startsAt"))))
         except (ValueError, KeyError, TypeError):
             continue
     return tuple(found)
 
 
+def parse_instant(value: object) -> datetime | None:
+    """An RFC 3339 time (Alertmanager's ``startsAt``, nanoseconds truncated) as an aware
+    datetime; None when absent, malformed, zoneless or Go's zero time."""
+    if not isinstance(value, str):
+        return None
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if instant.tzinfo is None or instant.year <= 1:
+        return None
+    return instant
+
+
 def build_alert_annotation(alert: AlertSignal) -> dict[str, str]:
     """The annotation patch recording a firing alert."""
-    body = {"name": alert.name, "id": alert.id, "message": alert.message}
+    body: dict[str, str] = {"name": alert.name, "id": alert.id, "message": alert.message}
+    if alert.started_at is not None:
+        body["startsAt"] = alert.started_at.isoformat()
     return {alert_key(alert.id): json.dumps(body, sort_keys=True)}
 
 

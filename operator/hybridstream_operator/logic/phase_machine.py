@@ -126,7 +126,7 @@ class _Pass:
         if self.status.stable_revision is None:
             self._record_first_walk()
         if self.status.phase is Phase.PENDING:
-            self._transition(Phase.CANARY, None, "rollout started")
+            self._walk_candidate("rollout started")
         elif self._track_revisions():
             # a new candidate: its pods are observed from the next pass on
             self._bookkeep()
@@ -187,6 +187,7 @@ class _Pass:
         self._set_outcome(self._candidate, None)
         self.status.last_failure = None
         self.status.rolled_back_at = self.status.hybrid_retired_at = None
+        self.status.walk_started_at = self.now
         self._transition(Phase.CANARY, None, reason)
 
     def _set_outcome(self, ref: RevisionRef, outcome: RevisionOutcome | None) -> None:
@@ -245,6 +246,15 @@ class _Pass:
                                           alert.id][-HANDLED_ALERTS_LIMIT:]
             if (alert.name not in self.spec.analysis.alert_names
                     or self.status.phase not in ABORTABLE or self._candidate is None):
+                continue
+            walk_start = self.status.walk_started_at
+            if alert.started_at and walk_start and alert.started_at < walk_start:
+                # Alertmanager delivers a group late (group_wait/interval): the fault of
+                # the walk already rolled back must not roll its retry back too
+                self._event(EventType.NORMAL, "AlertIgnored",
+                            f"alert {alert.name} started firing at "
+                            f"{alert.started_at.isoformat()}, before this walk began at "
+                            f"{walk_start.isoformat()}")
                 continue
             action = self.spec.analysis.alert_action
             message = f"alert {alert.name} firing" + (

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from hybridstream.routing import RoutingDocument
@@ -73,6 +74,8 @@ class AlertSignal:
     name: str
     id: str
     message: str = ""
+    #: when it started firing (Alertmanager's ``startsAt``); None when not given
+    started_at: datetime | None = None
 
 
 @dataclass(frozen=True)

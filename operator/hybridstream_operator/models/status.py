@@ -172,6 +172,9 @@ class RolloutStatus(StatusModel):
     hybrid_percent: int = Field(default=0, description="HYBRID% printer column")
     message: str = ""
     phase_started_at: datetime | None = None
+    walk_started_at: datetime | None = Field(
+        default=None, description="when the candidate's walk (or its retry) began: alerts "
+        "that started firing before it belong to an earlier walk and are ignored")
     step_started_at: datetime | None = Field(
         default=None, description="when the step's routing settled; its timer starts here"
     )

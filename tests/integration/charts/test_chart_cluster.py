@@ -13,6 +13,7 @@ import os
 import subprocess
 import textwrap
 import time
+from datetime import UTC, datetime
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -316,7 +317,7 @@ async def test_the_operator_works_with_the_charts_rbac(helm_on_cluster: HelmOnCl
     operator.start()
     manifest = rollout_manifest("hooked", "http://127.0.0.1:1")
     crds.apply(manifest, namespace=served)
-    alert = {"status": "firing", "fingerprint": "f1", "startsAt": "2026-01-01T00:00:00Z",
+    alert = {"status": "firing", "fingerprint": "f1",
              "labels": {"alertname": "HybridStreamNoEventsCritical", "namespace": served,
                         "rollout": "hooked"}}
     try:
@@ -327,6 +328,7 @@ async def test_the_operator_works_with_the_charts_rbac(helm_on_cluster: HelmOnCl
                          describe=operator.tail)
 
         async def acted():
+            alert["startsAt"] = datetime.now(UTC).isoformat()  # during the walk
             async with aiohttp.ClientSession() as http, http.post(
                     f"{operator.url}/api/v1/alertmanager", json={"alerts": [alert]},
                     headers={"Authorization": f"Bearer {TOKEN}"}) as resp:

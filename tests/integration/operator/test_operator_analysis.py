@@ -7,6 +7,7 @@ real chain Prometheus rule -> Alertmanager -> operator webhook."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
@@ -106,21 +107,36 @@ async def test_prometheus_down_holds_and_never_promotes(env, prometheus):
 
 async def test_alertmanager_webhook_rolls_back_at_once(env, prometheus):
     env.cluster.apply(rollout_manifest("am", prometheus.url, **SLOW), namespace=env.namespace)
-    alert = {"version": "4", "status": "firing", "alerts": [{
-        "status": "firing", "fingerprint": "abc123", "startsAt": "2026-01-01T00:00:00Z",
-        "labels": {"alertname": "HybridStreamNoEventsCritical", "namespace": env.namespace,
-                   "rollout": "am"},
-        "annotations": {"summary": "no events for 5 minutes"}}]}
+
+    def payload(fingerprint: str, started: datetime) -> dict:
+        return {"version": "4", "status": "firing", "alerts": [{
+            "status": "firing", "fingerprint": fingerprint, "startsAt": started.isoformat(),
+            "labels": {"alertname": "HybridStreamNoEventsCritical", "namespace": env.namespace,
+                       "rollout": "am"},
+            "annotations": {"summary": "no events for 5 minutes"}}]}
     url = f"{env.operator.url}/api/v1/alertmanager"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
     async with env.acking("am"), aiohttp.ClientSession() as http:
         await promote_to(env, "am", "Cutover", 0)
+        # an alert that started firing before this walk (a late delivery of an earlier
+        # walk's fault) is recorded as handled and changes nothing
+        stale = payload("old999", datetime.now(UTC) - timedelta(hours=1))
+        async with http.post(url, json=stale, headers=auth) as r:
+            assert r.status == 200 and (await r.json())["acted"] == [f"{env.namespace}/am"]
+
+        async def ignored():
+            st = await env.status("am")
+            return any(i.startswith("old999@") for i in st.get("handledAlerts", [])) and st
+        st = await eventually(ignored, what="the stale alert handled", within=30)
+        assert st["phase"] == "Cutover" and not st.get("lastFailure"), st
+        alert = payload("abc123", datetime.now(UTC))
         async with http.post(url, json=alert) as r:
             assert r.status == 401
         async with http.post(url, json=alert, headers={"Authorization": "Bearer wrong"}) as r:
             assert r.status == 401
         assert (await env.status("am"))["phase"] == "Cutover"
         sent = time.monotonic()
-        async with http.post(url, json=alert, headers={"Authorization": f"Bearer {TOKEN}"}) as r:
+        async with http.post(url, json=alert, headers=auth) as r:
             assert r.status == 200 and (await r.json())["acted"] == [f"{env.namespace}/am"]
 
         async def rolling_back():

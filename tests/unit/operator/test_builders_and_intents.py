@@ -27,6 +27,7 @@ from hybridstream_operator.logic.intents import (
     build_alert_cleanup,
     build_intent_annotation,
     parse_alerts,
+    parse_instant,
     parse_intent,
 )
 from hybridstream_operator.models.observations import AlertSignal, IntentKind
@@ -322,6 +323,18 @@ def test_two_alerts_in_one_payload_are_both_recorded():
     # once handled, only their own annotations are removed
     cleanup = build_alert_cleanup({**annotations, "keep": "me"}, ["fp1@t"])
     assert cleanup == {alert_key("fp1@t"): None}
+
+
+def test_an_alerts_start_survives_the_annotation():
+    """startsAt goes from Alertmanager's payload to the annotation and back: the phase
+    machine needs it to tell a late alert of an earlier walk from a new one."""
+    started = parse_instant("2026-12-02T10:00:00.123456789Z")
+    assert started == datetime(2026, 12, 2, 10, 0, 0, 123456, tzinfo=UTC)
+    alert = AlertSignal("A", "fp@t", "one", started)
+    assert parse_alerts(build_alert_annotation(alert)) == (alert,)
+    # Go's zero time, a zoneless or a malformed value: unknown, never a crash
+    for bad in ("0001-01-01T00:00:00Z", "2026-12-02T10:00:00", "yesterday", None, 5):
+        assert parse_instant(bad) is None, bad
 
 
 def test_plugin_views():

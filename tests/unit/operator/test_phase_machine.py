@@ -343,6 +343,27 @@ def test_every_recorded_alert_is_handled_once():
     assert w.status.phase is Phase.CANARY
 
 
+def test_an_alert_of_the_walk_rolled_back_does_not_roll_its_retry_back():
+    """Alertmanager delivers a group late: a second pod's alert for the first fault,
+    started before the retry, arrives after it. It is recorded, not acted on; an alert
+    that started firing during the retry still rolls it back."""
+    w = walk_to(World(make_spec()), Phase.CUTOVER, 0)
+    fault_at = w.now
+    w.step(alerts=(AlertSignal("HybridStreamDisconnectedCritical", "pod-a", started_at=fault_at),))
+    w.run_until(lambda s: s.phase is Phase.ROLLED_BACK)
+    w.step(intent=Intent(IntentKind.RETRY, "r"))
+    assert w.status.walk_started_at == w.status.history[-1].at  # the retry's Canary
+    late = AlertSignal("HybridStreamDisconnectedCritical", "pod-b", started_at=fault_at)
+    w.step(alerts=(late,))
+    assert w.status.phase is Phase.CANARY and "pod-b" in w.status.handled_alerts
+    assert any(e.reason == "AlertIgnored" and "before this walk began" in e.message
+               for e in w.events), w.events
+    fresh = AlertSignal("HybridStreamDisconnectedCritical", "pod-b2", started_at=w.now)
+    w.step(alerts=(fresh,))
+    assert w.status.phase in (Phase.ROLLING_BACK, Phase.ROLLED_BACK) and w.status.rollbacks == 2
+    assert w.status.last_failure.source == "alert"
+
+
 def test_republishes_when_the_configmap_is_lost():
     w = walk_to(World(make_spec()), Phase.CUTOVER, 0)
     gen = w.published.generation
