@@ -72,7 +72,8 @@ class RestPoller:
 
     def status(self) -> dict[str, Any]:
         """The legacy part of ``/api/hybrid/status``; ``tickers`` are the last polled mark
-        prices of the open symbols (a hybrid candidate in Parallel compares with them)."""
+        prices of the open symbols (for people and the dashboard: a candidate compares with
+        REST's price at the same moment instead, without the poll's lag)."""
         open_symbols = self.book.desired_symbols()
         return {"positions": [dict(p) for p in self.book.positions.values()],
                 "tickers": {s: t.get("markPrice") for s, t in self.book.tickers.items()

@@ -2,8 +2,9 @@
 what a candidate in ``parallel`` compares its own prices with, the seed's compare step
 between versions. The routing document says where stable's API is (``stableStatus``, the
 operator's ``<rollout>-stable`` Service, which resolves to the stable revision's Ready
-pods); whatever stable it is, the legacy poller (revision 0) or an earlier hybrid
-revision, its status carries ``tickers`` ``{symbol: markPrice}``.
+pods); a hybrid stable's status carries ``tickers`` ``{symbol: markPrice}``. Beside the
+legacy poller (the first walk) the runner does not read it: the poller's prices are REST's
+as of its last poll, so REST now is the better reference.
 
 When stable's price cannot be had the comparison falls back to the exchange's REST price,
 and says why (``Unavailable``), so Parallel still measures something.
