@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -80,20 +81,23 @@ class PhaseRecorder:
 
     Read from ``status.history`` rather than the phase each poll happens to see: a phase
     that lasts less than a poll (RollingBack when the handover back is quick) is still
-    recorded there."""
+    recorded there. Only transitions after ``since`` (default: when the recorder was made)
+    count: the history also holds earlier walks of the same rollout. ``first_at`` is when a
+    poll first saw a phase."""
 
-    def __init__(self, cluster: Kube, namespace: str) -> None:
+    def __init__(self, cluster: Kube, namespace: str, since: float | None = None) -> None:
         self.cluster, self.namespace = cluster, namespace
         self.seen: list[tuple[str, int | None]] = []
         self.first_at: dict[str, float] = {}
         self.messages: list[str] = []  # status.message as polled (analysis notes too)
         self._recorded: set[tuple[str, int | None, str]] = set()
+        self._since = datetime.fromtimestamp(time.time() if since is None else since, UTC)
 
     def poll(self) -> dict[str, Any]:
         status = rollout_status(self.cluster, self.namespace)
         for entry in status.get("history", []):
             marker = (entry["phase"], entry.get("stepIndex"), entry["at"])
-            if marker in self._recorded:
+            if marker in self._recorded or datetime.fromisoformat(entry["at"]) < self._since:
                 continue
             self._recorded.add(marker)
             self.seen.append(marker[:2])

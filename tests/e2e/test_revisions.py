@@ -39,7 +39,6 @@ from tests.e2e.stack import (
     LogFollower,
     PhaseRecorder,
     acked,
-    rollout_status,
     routing_document,
     stream_pods,
     wait_until,
@@ -100,16 +99,16 @@ def complete(stack: Stack, ns: str, recorder: PhaseRecorder, stable: int,
     return wait_until(stack, ns, done, f"revision {stable} stable")
 
 
-def candidate_walk(stack: Stack, ns: str, number: int) -> PhaseRecorder:
-    """A recorder of revision ``number``'s walk, from its Canary on (the status read right
-    after a patch may still be the previous walk's)."""
+def candidate_walk(stack: Stack, ns: str, number: int, since: float) -> PhaseRecorder:
+    """A recorder of revision ``number``'s walk, patched at ``since``, from its Canary on
+    (the status read right after a patch may still be the previous walk's)."""
+    walk = PhaseRecorder(stack.cluster, ns, since)
+
     def started() -> bool:
-        status = rollout_status(stack.cluster, ns)
+        status = walk.poll()
         return (status.get("phase") == "Canary"
                 and (status.get("candidateRevision") or {}).get("number") == number)
     wait_until(stack, ns, started, f"revision {number} in Canary", timeout=60)
-    walk = PhaseRecorder(stack.cluster, ns)
-    walk.poll()
     return walk
 
 
@@ -131,7 +130,7 @@ def ship_v2(stack: Stack, ns: str) -> dict[str, Any]:
                                  "steps": {"cutover": [
                                      {"percent": 50, "pause": {"duration": "35s"}},
                                      {"percent": 100, "pause": {"duration": "30s"}}]}}})
-    walk = candidate_walk(stack, ns, 2)
+    walk = candidate_walk(stack, ns, 2, started)
 
     def stable_untouched() -> None:
         pods = pods_of(cluster, ns, 1)
@@ -163,7 +162,7 @@ def ship_crashing_v3(stack: Stack, ns: str, env: list[dict[str, str]]) -> dict[s
     env = [e if e["name"] != "HYBRID_POLL_INTERVAL" else {**e, "value": "0"} for e in env]
     patch(cluster, ns, {"spec": {"workload": {"env": env},
                                  "steps": {"progressDeadline": "30s"}}})
-    walk = candidate_walk(stack, ns, 3)
+    walk = candidate_walk(stack, ns, 3, started)
     status = wait_until(stack, ns, lambda: (s := walk.poll()).get("phase") == "RolledBack"
                         and s, "the progress deadline to roll revision 3 back", timeout=240)
     back = routing_document(cluster, ns)
@@ -230,8 +229,9 @@ def test_v2_walks_beside_v1_and_a_crash_looping_v3_rolls_back_by_the_deadline(
     with port_forward(cluster, ns, "svc/simulator", SIM_PORT) as sim, \
             LogFollower(cluster, ns, tmp_path) as logs:
         open_positions(sim)
+        v1_walk = PhaseRecorder(cluster, ns)
         cluster.apply(rollout, namespace=ns)
-        v1 = complete(stack, ns, PhaseRecorder(cluster, ns), stable=1)
+        v1 = complete(stack, ns, v1_walk, stable=1)
         wait_until(stack, ns, lambda: not stream_pods(cluster, ns, revision(0)),
                    "the legacy poller scaled to 0")
         v1_comparisons = comparisons_of(cluster, ns, 1)
