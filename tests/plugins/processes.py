@@ -4,6 +4,7 @@ Prometheus-family server that reports ``/-/ready``."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
@@ -26,11 +27,28 @@ class Stoppable(Protocol):
 S = TypeVar("S", bound=Stoppable)
 
 
+#: Ports test servers listen on: below the kernel's ephemeral range (32768-60999 by
+#: default), so an outgoing connection is never handed a port between our pick and the
+#: server's bind (a kopf liveness endpoint lost its port that way), one slice per xdist
+#: worker so two workers never pick the same one.
+PORT_BASE, PORT_SLICE = 20000, 3000
+_picks = itertools.count()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nothing listens on right now, not picked before by this
+    process in its last ``PORT_SLICE`` picks."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    start = PORT_BASE + (worker % 4) * PORT_SLICE
+    for _ in range(PORT_SLICE):
+        port = start + next(_picks) % PORT_SLICE
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {start}-{start + PORT_SLICE - 1}")
 
 
 class LoggedProcess:

@@ -17,7 +17,8 @@ async def test_bench_reports_sane_figures_for_five_rollouts(cluster, operator_cr
     assert (figures.label, figures.n, figures.adopted) == ("this", 5, 5)
     assert 0 < figures.adopt_s < 600
     assert figures.background_rps > 0 and figures.api_rps + figures.background_rps > 0
-    assert 0 < figures.cpu_pct < 100 * 64 and 10 < figures.rss_mib < 4096
+    # five idle rollouts can use under one clock tick in the window: 0 % is a measurement
+    assert 0 <= figures.cpu_pct < 100 * 64 and 10 < figures.rss_mib < 4096
     assert len(figures.abort_ms) == len(figures.alert_ms) == 2
     assert all(0 < ms < 30_000 for ms in (*figures.abort_ms, *figures.alert_ms))
     report = render([figures], "test", "")
