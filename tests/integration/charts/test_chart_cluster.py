@@ -13,10 +13,10 @@ import os
 import subprocess
 import textwrap
 import time
-from datetime import UTC, datetime
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
