@@ -35,16 +35,19 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import yaml
-from hybridstream.contract import ACK_ANNOTATION, CONFIGMAP_KEY, ROLLOUT_LABEL
-from hybridstream.routing import RoutingDocument
+from hybridstream.contract import ACK_ANNOTATION
+from hybridstream_operator.clients.cache import Informer, project_routing
+from hybridstream_operator.clients.kube import Kube, call_raw, parse_ack
+from hybridstream_operator.logic.builders import routing_configmap_name
 from hybridstream_operator.models.config import OperatorSettings
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
@@ -84,6 +87,8 @@ class Figures:
     rss_mib: float
     abort_ms: list[float]
     alert_ms: list[float]
+    #: API requests from operator start to all adopted, every client's, by verb and resource
+    adopt_requests: Counter[str] = field(default_factory=Counter)
 
     @property
     def per_rollout_rps(self) -> float:
@@ -96,14 +101,21 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
-async def apiserver_requests(kubectl: Path, kubeconfig: Path) -> float:
-    """``sum(apiserver_request_total)`` from the kube-apiserver's own /metrics."""
+async def apiserver_requests(kubectl: Path, kubeconfig: Path) -> Counter[str]:
+    """``apiserver_request_total`` from the kube-apiserver's own /metrics, by ``verb
+    resource[/subresource]`` (every client's: the metric does not say whose)."""
     proc = await asyncio.create_subprocess_exec(
         str(kubectl), "--kubeconfig", str(kubeconfig), "get", "--raw", "/metrics",
         stdout=asyncio.subprocess.PIPE)
     text, _ = await proc.communicate()
-    return sum(sample.value for family in text_string_to_metric_families(text.decode())
-               for sample in family.samples if sample.name == "apiserver_request_total")
+    found: Counter[str] = Counter()
+    for family in text_string_to_metric_families(text.decode()):
+        for sample in family.samples:
+            if sample.name == "apiserver_request_total":
+                labels = sample.labels
+                sub = f"/{labels['subresource']}" if labels.get("subresource") else ""
+                found[f"{labels['verb']} {labels.get('resource', '')}{sub}"] += sample.value
+    return found
 
 
 def cpu_seconds(pid: int) -> float:
@@ -120,40 +132,53 @@ def rss_mib(pid: int) -> float:
 
 
 class FastAcker:
-    """The stream pods' part of the contract for a whole namespace at once: one list of the
-    routing ConfigMaps and one of the pods per pass, then an ack patch on each Ready pod that
-    has not acked its rollout's current document (the tests' Acker does this per rollout)."""
+    """The stream pods' part of the contract for a whole namespace: each pod acks its
+    rollout's current routing document, as the real pods do from their own watch. Two
+    watches (the routing ConfigMaps, the pods; the operator's own watch-backed cache, raw
+    JSON) and an ack patch per pod behind: it costs the shared cores and the API server what
+    2,000 pods watching their ConfigMap would, not a list of every pod each second (the
+    bench's earlier acker, whose CPU and list load slowed the adoption it measured)."""
 
-    def __init__(self, core: client.CoreV1Api, namespace: str) -> None:
-        self.core, self.namespace = core, namespace
+    def __init__(self, kube: Kube, namespace: str) -> None:
+        self.kube, self.namespace = kube, namespace
+        self.dirty: set[str] = set()
+        self.woken = asyncio.Event()
+        self.routing = Informer("configmaps", kube.core.list_namespaced_config_map,
+                                namespace, project_routing, self._wake)
+        self.pods = Informer("pods", kube.core.list_namespaced_pod, namespace,
+                             lambda pod: (pod["metadata"].get("deletionTimestamp") is None,
+                                          parse_ack(pod["metadata"].get("annotations"))),
+                             self._wake)
 
-    async def pass_once(self) -> int:
-        cms = await self.core.list_namespaced_config_map(self.namespace,
-                                                         label_selector=ROLLOUT_LABEL)
-        generation = {cm.metadata.labels[ROLLOUT_LABEL]:
-                      str(RoutingDocument.parse(cm.data[CONFIGMAP_KEY]).generation)
-                      for cm in cms.items if CONFIGMAP_KEY in (cm.data or {})}
-        pods = await self.core.list_namespaced_pod(self.namespace, label_selector=ROLLOUT_LABEL)
-        todo = [pod for pod in pods.items if not pod.metadata.deletion_timestamp
-                and pod.metadata.labels[ROLLOUT_LABEL] in generation
-                and (pod.metadata.annotations or {}).get(ACK_ANNOTATION)
-                != generation[pod.metadata.labels[ROLLOUT_LABEL]]]
-        gate = asyncio.Semaphore(16)
+    def _wake(self, _namespace: str, rollout: str) -> None:
+        self.dirty.add(rollout)
+        self.woken.set()
 
-        async def ack(pod: Any) -> None:
-            async with gate:
-                with contextlib.suppress(ApiException):  # the pod may be going away
-                    await self.core.patch_namespaced_pod(
-                        pod.metadata.name, self.namespace, {"metadata": {"annotations": {
-                            ACK_ANNOTATION: generation[pod.metadata.labels[ROLLOUT_LABEL]]}}})
-        await asyncio.gather(*(ack(pod) for pod in todo))
-        return len(todo)
+    async def _ack(self, gate: asyncio.Semaphore, rollout: str) -> None:
+        document = self.routing.items(self.namespace, rollout).get(
+            routing_configmap_name(rollout))
+        if document is None:
+            return
+        for pod, (alive, ack) in self.pods.items(self.namespace, rollout).items():
+            if alive and ack != document.generation:
+                async with gate:
+                    with contextlib.suppress(ApiException):  # the pod may be going away
+                        await call_raw(self.kube.core.patch_namespaced_pod, pod, self.namespace,
+                                       {"metadata": {"annotations": {
+                                           ACK_ANNOTATION: str(document.generation)}}})
 
     async def run(self) -> None:
-        while True:
-            with contextlib.suppress(ApiException):
-                await self.pass_once()
-            await asyncio.sleep(1.0)
+        watches = [asyncio.create_task(i.run()) for i in (self.routing, self.pods)]
+        gate = asyncio.Semaphore(16)
+        try:
+            while True:
+                await self.woken.wait()
+                self.woken.clear()
+                todo, self.dirty = self.dirty, set()
+                await asyncio.gather(*(self._ack(gate, rollout) for rollout in todo))
+        finally:
+            for task in watches:
+                task.cancel()
 
 
 def bench_rollout(name: str) -> dict[str, Any]:
@@ -192,6 +217,9 @@ class Bench:
     log: Callable[[str], None] = print
 
     async def requests(self) -> float:
+        return (await self.requests_by_kind()).total()
+
+    async def requests_by_kind(self) -> Counter[str]:
         return await apiserver_requests(self.kubectl, self.kubeconfig)
 
     def kubectl_run(self, *args: str, input: str | None = None) -> str:
@@ -206,7 +234,7 @@ class Bench:
         operator = None
         try:
             self._prepare(ns, n)
-            custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
+            custom = client.CustomObjectsApi(api)
             t0, r0 = time.monotonic(), await self.requests()
             await asyncio.sleep(self.window)
             background = (await self.requests() - r0) / (time.monotonic() - t0)
@@ -216,24 +244,14 @@ class Bench:
             # each code's default pass interval (resync), not the tests' setting
             operator.extra_env = {"HYBRIDSTREAM_OPERATOR_RECONCILE_INTERVAL": str(interval),
                                   **({"PYTHONPATH": pythonpath} if pythonpath else {})}
+            before = await self.requests_by_kind()
             started = time.monotonic()
             operator.start()
             assert operator.process is not None
             pid = operator.process.proc.pid
-            acker = asyncio.create_task(FastAcker(core, ns).run())
+            acker = asyncio.create_task(FastAcker(Kube.from_api_client(api), ns).run())
 
-            adopted = 0
-
-            async def all_adopted() -> bool:
-                nonlocal adopted
-                items = (await custom.list_namespaced_custom_object(
-                    GROUP, VERSION, ns, PLURAL))["items"]
-                adopted = sum((o.get("status") or {}).get("phase", "Pending") != "Pending"
-                              for o in items)
-                return adopted == n
-            with contextlib.suppress(TimeoutError):  # reported as "not within", not fatal
-                await poll(all_adopted, self.adopt_within, f"{n} adopted", every=0.5)
-            adopt = time.monotonic() - started
+            adopted, adopt, during = await self._adopt(custom, ns, n, started, before)
             self.log(f"{label} N={n}: {adopted} adopted in {adopt:.1f} s")
 
             async def all_settled() -> bool:  # Canary step started (acked), or paused
@@ -265,12 +283,33 @@ class Bench:
                     lambda name: self._post_alert(operator.url, ns, name)))
             self.log(f"{label} N={n}: abort p50 {percentile(abort_ms, 50):.0f} ms, "
                      f"alert p50 {percentile(alert_ms, 50):.0f} ms")
-            return Figures(label, n, adopted, adopt, rps, background, cpu, rss, abort_ms, alert_ms)
+            return Figures(label, n, adopted, adopt, rps, background, cpu, rss, abort_ms, alert_ms,
+                           during)
         finally:
             if operator is not None:
                 operator.stop()
             await self._drop(api, ns)
             await api.close()
+
+    async def _adopt(self, custom: client.CustomObjectsApi, ns: str, n: int, started: float,
+                     before: Counter[str]) -> tuple[int, float, Counter[str]]:
+        """Rollouts adopted (out of Pending), seconds since ``started``, and the API requests
+        since ``before``."""
+        adopted = 0
+
+        async def all_adopted() -> bool:
+            nonlocal adopted
+            items = (await custom.list_namespaced_custom_object(
+                GROUP, VERSION, ns, PLURAL))["items"]
+            adopted = sum((o.get("status") or {}).get("phase", "Pending") != "Pending"
+                          for o in items)
+            return adopted == n
+        with contextlib.suppress(TimeoutError):  # reported as "not within", not fatal
+            await poll(all_adopted, self.adopt_within, f"{n} adopted", every=0.5)
+        adopt = time.monotonic() - started
+        during = await self.requests_by_kind()
+        during.subtract(before)
+        return adopted, adopt, +during
 
     def _prepare(self, ns: str, n: int) -> None:
         self.kubectl_run("create", "namespace", ns)
@@ -392,7 +431,24 @@ def render(figures: list[Figures], command: str, note: str) -> str:
         "(hack/cluster): N rollouts (replicas 1/1, kwok pods, no Prometheus) in Canary, one "
         "operator process. API req/s is the kube-apiserver's `apiserver_request_total` delta "
         "minus the background before the operator started; CPU is % of one core.", "",
-        *([note, ""] if note else []), head, "|" + "---|" * 8, *rows, ""])
+        *([note, ""] if note else []), head, "|" + "---|" * 8, *rows, "",
+        *render_adoption_requests(figures)])
+
+
+def render_adoption_requests(figures: list[Figures], top: int = 12) -> list[str]:
+    """Where adoption's API requests went: per rollout, the most frequent verb/resource
+    pairs of every client (operator, controller-manager, scheduler, kwok, the bench's
+    acker) from operator start to all adopted."""
+    if not any(f.adopt_requests for f in figures):
+        return []
+    lines = ["Requests per rollout during adoption (every client, by verb and resource):", "",
+             "| code | N | total | most frequent (per rollout) |",
+             "|---|---|---|---|"]
+    for f in figures:
+        common = ", ".join(f"{kind} {count / f.n:.1f}"
+                           for kind, count in f.adopt_requests.most_common(top))
+        lines.append(f"| {f.label} | {f.n} | {f.adopt_requests.total() / f.n:.1f} | {common} |")
+    return [*lines, ""]
 
 
 def main() -> None:

@@ -134,22 +134,72 @@ class NotOwned(Exception):
                          "delete or rename it (the operator does not adopt objects)")
 
 
-async def assert_owned(kube: Kube, manifest: Manifest) -> None:
-    """Raise NotOwned when the object exists without our controller reference (absent is
-    fine: the apply creates it)."""
+def _call(kube: Kube, manifest: Manifest, verb: str) -> Any:
+    """The typed client's ``{verb}_namespaced_{kind}`` method for the manifest's kind."""
     group, method = _APPLIERS[manifest["kind"]]
+    return getattr(getattr(kube, group), method.replace("patch_", f"{verb}_", 1))
+
+
+def _created_entry(found: Mapping[str, Any]) -> int | None:
+    """The index of our ``Update`` managed-fields entry on an object we created and have
+    never applied (``None`` otherwise)."""
+    ours = [(i, entry) for i, entry in enumerate(found["metadata"].get("managedFields") or [])
+            if entry.get("manager") == FIELD_MANAGER and not entry.get("subresource")]
+    if any(entry.get("operation") == "Apply" for _, entry in ours):
+        return None
+    return next((i for i, entry in ours if entry.get("operation") == "Update"), None)
+
+
+async def _claim_created_fields(kube: Kube, manifest: Manifest,
+                                found: Mapping[str, Any]) -> None:
+    """Make the fields our create set ours as an applier (kubectl's client-side to
+    server-side apply upgrade, ``csaupgrade``): an apply removes only fields its manager
+    applied before, so without this a field a later manifest drops (a Service port after
+    the metrics port changed) would stay forever, owned by the create. Tested against the
+    resourceVersion: a concurrent writer makes the next pass try again."""
+    index = _created_entry(found)
+    if index is None:
+        return
+    meta = found["metadata"]
+    await call_raw(_call(kube, manifest, "patch"), meta["name"], meta["namespace"], [
+        {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},
+        {"op": "test", "path": f"/metadata/managedFields/{index}/manager",
+         "value": FIELD_MANAGER},
+        {"op": "replace", "path": f"/metadata/managedFields/{index}/operation",
+         "value": "Apply"}], _content_type="application/json-patch+json")
+
+
+async def _create(kube: Kube, manifest: Manifest) -> dict[str, Any] | None:
+    """Create the object; None when the name is taken (by us or anyone: it must be read)."""
+    try:
+        return await call_raw(_call(kube, manifest, "create"), manifest["metadata"]["namespace"],
+                              manifest, field_manager=FIELD_MANAGER)
+    except ApiException as exc:
+        if exc.status == 409:
+            return None
+        raise
+
+
+async def write_manifest(kube: Kube, manifest: Manifest, *, create: bool) -> dict[str, Any]:
+    """Make the object what ``manifest`` says without ever taking over one that is not ours
+    (NotOwned); the object as written. ``create``: it is most likely absent (a new rollout,
+    a new revision), so one create does it, and refuses a taken name atomically. Otherwise,
+    or when the name was taken after all: read it, check our controller reference, and
+    server-side apply."""
+    if create and (made := await _create(kube, manifest)) is not None:
+        return made
     meta = manifest["metadata"]
     try:
-        found = await call_raw(getattr(getattr(kube, group), method.replace("patch_", "read_", 1)),
-                               meta["name"], meta["namespace"])
+        found = await call_raw(_call(kube, manifest, "read"), meta["name"], meta["namespace"])
     except ApiException as exc:
-        if _missing(exc):
-            return
-        raise
-    ours = {ref["uid"] for ref in meta.get("ownerReferences", [])}
-    theirs = {ref["uid"] for ref in found["metadata"].get("ownerReferences") or []}
-    if not ours & theirs:
-        raise NotOwned(manifest["kind"], meta["name"])
+        if not _missing(exc):
+            raise
+    else:
+        ours = {ref["uid"] for ref in meta.get("ownerReferences", [])}
+        if not ours & {ref["uid"] for ref in found["metadata"].get("ownerReferences") or []}:
+            raise NotOwned(manifest["kind"], meta["name"])
+        await _claim_created_fields(kube, manifest, found)
+    return await _apply(kube, manifest)
 
 
 class SecretUnavailable(Exception):
@@ -179,12 +229,11 @@ async def read_secret_key(kube: Kube, namespace: str, ref: SecretKeyRef) -> str:
         raise SecretUnavailable(f"Secret {ref.name!r} key {ref.key!r} is not UTF-8 text") from None
 
 
-async def apply_manifest(kube: Kube, manifest: Manifest) -> dict[str, Any]:
+async def _apply(kube: Kube, manifest: Manifest) -> dict[str, Any]:
     """Server-side apply (idempotent; fields we do not set stay with their owners); the
     object as written."""
-    group, method = _APPLIERS[manifest["kind"]]
     meta = manifest["metadata"]
-    apply = getattr(getattr(kube, group), method)
+    apply = _call(kube, manifest, "patch")
     try:
         return await call_raw(apply, meta["name"], meta["namespace"], manifest,
                               field_manager=FIELD_MANAGER, force=True, _content_type=APPLY)

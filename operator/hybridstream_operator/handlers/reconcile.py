@@ -27,8 +27,6 @@ from hybridstream_operator.clients.kube import (
     NotOwned,
     SecretUnavailable,
     apply_event,
-    apply_manifest,
-    assert_owned,
     delete_deployment,
     fetch_rollout,
     patch_rollout_annotations,
@@ -36,6 +34,7 @@ from hybridstream_operator.clients.kube import (
     patch_rollout_status,
     read_secret_key,
     scale_deployment,
+    write_manifest,
 )
 from hybridstream_operator.clients.prometheus import authorization, fetch_samples
 from hybridstream_operator.handlers import observability
@@ -207,7 +206,9 @@ async def apply_decision(rt: Runtime, obj: dict[str, Any], spec: RolloutSpec,
                          prior: RolloutStatus) -> None:
     """Publish routing in order, converge the Deployments (and the other objects, whenever
     the spec, a replica count or the routing changed: a new stable revision moves the
-    stable Service the document names)."""
+    stable Service the document names). An object the caches or the status say cannot
+    exist yet is created in one request (a thousand new rollouts make ≈ 13 objects each:
+    a read before each write would double adoption's requests)."""
     meta = obj["metadata"]
     owner = Owner(meta["name"], meta["namespace"], meta["uid"])
     status = decision.status
@@ -215,8 +216,8 @@ async def apply_decision(rt: Runtime, obj: dict[str, Any], spec: RolloutSpec,
     for action in decision.actions:
         if isinstance(action, PublishRouting):
             routing = build_routing_configmap(owner, action.document)
-            await assert_owned(rt.kube, routing)
-            rt.caches.record("ConfigMap", await apply_manifest(rt.kube, routing))
+            rt.caches.record("ConfigMap", await write_manifest(
+                rt.kube, routing, create=obs.published is None))
             published = True
     stable, candidate = observed_sides(status)
     wanted = {stable: status.replicas.stable}
@@ -233,10 +234,13 @@ async def apply_decision(rt: Runtime, obj: dict[str, Any], spec: RolloutSpec,
         manifests = build_static_resources(spec, owner, rt.ack_role, running, stable)
         for revision, replicas in wanted.items():
             manifests.append(build_deployment(running[revision], owner, revision, replicas))
+        never_reconciled = prior.observed_generation is None
         for manifest in manifests:  # only when something changed: the reads are rare
-            await assert_owned(rt.kube, manifest)
-        for manifest in manifests:
-            rt.caches.record(manifest["kind"], await apply_manifest(rt.kube, manifest))
+            name = manifest["metadata"]["name"]
+            create = (name not in obs.deployments if manifest["kind"] == "Deployment"
+                      else never_reconciled)
+            rt.caches.record(manifest["kind"], await write_manifest(rt.kube, manifest,
+                                                                    create=create))
     # Retire only revisions the status already written puts on neither side: the pass that
     # makes a candidate stable scales the old stable down on the next pass, once the swap
     # is durable. Killed before its status write, an operator would otherwise republish a

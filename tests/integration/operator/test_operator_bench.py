@@ -21,7 +21,10 @@ async def test_bench_reports_sane_figures_for_five_rollouts(cluster, operator_cr
     assert 0 <= figures.cpu_pct < 100 * 64 and 10 < figures.rss_mib < 4096
     assert len(figures.abort_ms) == len(figures.alert_ms) == 2
     assert all(0 < ms < 30_000 for ms in (*figures.abort_ms, *figures.alert_ms))
+    # each rollout's three Services were created (one request each, no read before)
+    assert figures.adopt_requests["POST services"] >= 3 * 5, figures.adopt_requests
     report = render([figures], "test", "")
+    assert "| this | 5 | " in report.split("Requests per rollout during adoption")[1], report
     row = next(line for line in report.splitlines() if line.startswith("| this | 5 |"))
     assert f"{percentile(figures.alert_ms, 99):.0f} |" in row, row
     assert percentile([3.0, 1.0, 2.0], 50) == 2.0 and percentile([1.0, 9.0], 99) == 9.0
