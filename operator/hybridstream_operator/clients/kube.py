@@ -155,18 +155,19 @@ async def _claim_created_fields(kube: Kube, manifest: Manifest,
     """Make the fields our create set ours as an applier (kubectl's client-side to
     server-side apply upgrade, ``csaupgrade``): an apply removes only fields its manager
     applied before, so without this a field a later manifest drops (a Service port after
-    the metrics port changed) would stay forever, owned by the create. Tested against the
-    resourceVersion: a concurrent writer makes the next pass try again."""
+    the metrics port changed) would stay forever, owned by the create. The patch tests the
+    entry, not the resourceVersion: a Deployment's status changes all the time, and only
+    our own entry must be where we read it."""
     index = _created_entry(found)
     if index is None:
         return
     meta = found["metadata"]
+    entry = f"/metadata/managedFields/{index}"
     await call_raw(_call(kube, manifest, "patch"), meta["name"], meta["namespace"], [
-        {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},
-        {"op": "test", "path": f"/metadata/managedFields/{index}/manager",
-         "value": FIELD_MANAGER},
-        {"op": "replace", "path": f"/metadata/managedFields/{index}/operation",
-         "value": "Apply"}], _content_type="application/json-patch+json")
+        {"op": "test", "path": f"{entry}/manager", "value": FIELD_MANAGER},
+        {"op": "test", "path": f"{entry}/operation", "value": "Update"},
+        {"op": "replace", "path": f"{entry}/operation", "value": "Apply"}],
+        _content_type="application/json-patch+json")
 
 
 async def _create(kube: Kube, manifest: Manifest) -> dict[str, Any] | None:

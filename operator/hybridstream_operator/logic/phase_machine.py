@@ -85,29 +85,36 @@ def decide(spec: RolloutSpec, status: RolloutStatus, obs: Observations, now: dat
 
 
 def next_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> datetime | None:
-    """The earliest time one of ``status``'s timers is due: the step's end, the next
-    analysis, the progress or coverage deadline, the rolled-back scale-down. Everything
-    else a pass waits for (acks, Ready pods, the routing, intents, alerts, a new spec) is
-    watched, so it needs no timer. Never before ``now``."""
-    due: list[datetime] = []
+    """The earliest time one of ``status``'s timers is due: the next analysis, the step's
+    end, the progress or coverage deadline, the rolled-back scale-down. Everything else a
+    pass waits for (acks, Ready pods, the routing, intents, alerts, a new spec) is watched,
+    so it needs no timer. Never before ``now``.
+
+    A deadline already past at ``now`` is not due again: the pass that computed this at
+    ``now`` saw it and did what it calls for, or could not (a side still down after the
+    coverage deadline waits for its pods, which are watched). Counting it would make every
+    later pass due at once: a rollout whose pods stayed down re-read itself as fast as the
+    API server answered (seen as 40 rollout reads per rollout adopting a thousand)."""
+    deadlines: list[datetime] = []
     walking = status.candidate_revision is not None
-    if steps.measured_metrics(spec, status):
-        last = status.analysis.last_run_at
-        due.append(now if last is None else last + parse_duration(spec.analysis.interval))
     if walking and status.phase in PROGRESSING:
         if status.step_started_at is None:  # the handover of the step is in flight
-            due.append((status.phase_started_at or now)
-                       + parse_duration(spec.steps.progress_deadline))
+            deadlines.append((status.phase_started_at or now)
+                             + parse_duration(spec.steps.progress_deadline))
         elif not status.promote_requested:
             duration = steps.step_duration(spec, status.phase, status.step_index)
             if duration is not None:
-                due.append(status.step_started_at + duration)
+                deadlines.append(status.step_started_at + duration)
     if status.coverage.uncovered_since is not None:
-        due.append(status.coverage.uncovered_since
-                   + parse_duration(spec.steps.coverage_deadline))
+        deadlines.append(status.coverage.uncovered_since
+                         + parse_duration(spec.steps.coverage_deadline))
     if (walking and status.phase is Phase.ROLLED_BACK and status.rolled_back_at is not None
             and status.hybrid_retired_at is None):
-        due.append(status.rolled_back_at + parse_duration(spec.rollback.scale_down_delay))
+        deadlines.append(status.rolled_back_at + parse_duration(spec.rollback.scale_down_delay))
+    due = [at for at in deadlines if at > now]
+    if steps.measured_metrics(spec, status):  # an overdue analysis is measured next pass
+        last = status.analysis.last_run_at
+        due.append(now if last is None else last + parse_duration(spec.analysis.interval))
     return max(min(due), now) if due else None
 
 

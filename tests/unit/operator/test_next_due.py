@@ -124,3 +124,18 @@ def test_a_walk_driven_by_wake_ups_alone_completes_like_one_pass_a_second(analys
             woken.now = decision.next_at
     assert [(h.phase, h.step_index) for h in woken.status.history] == \
         [(h.phase, h.step_index) for h in ticked.status.history]
+
+
+def test_a_side_down_past_the_coverage_deadline_is_not_due_again_and_again():
+    """After the watchdog acted (or could not), the outage waits for pods, which are
+    watched: a timer due at once would make every pass due at once, a busy loop of reads."""
+    spec = make_spec(analysis=NO_METRICS, steps={"canary": {"duration": "10m"}})
+    w = settle(World(spec), Phase.CANARY)
+    w.down.update({"legacy", "hybrid"})  # nothing serves: the watchdog cannot hand over
+    w.step(0)
+    w.step(25)
+    w.step(0)
+    assert w.status.coverage.uncovered_since is not None
+    assert w.now - w.status.coverage.uncovered_since > timedelta(seconds=20)
+    found = next_at(w)
+    assert found is None or found > w.now, (found, w.now, w.status.message)
