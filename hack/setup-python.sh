@@ -9,6 +9,10 @@ lock="$REPO_DIR/requirements/lock.txt"
 tools="$REPO_DIR/requirements/tools.txt"
 key=$( (python3 --version; cat "$lock" "$tools"; echo "$REPO_DIR") | sha256sum | cut -c1-16)
 venv="$CACHE_DIR/venv-$key"
+# Two commands started together (a test run and a bench) must not build one venv twice.
+mkdir -p "$CACHE_DIR"
+exec 9>"$venv.lock"
+flock 9
 if [[ ! -x "$venv/bin/python" || ! -f "$venv/.complete" ]]; then
   rm -rf "$venv"
   log "creating virtualenv $venv"
@@ -21,4 +25,5 @@ if [[ ! -x "$venv/bin/python" || ! -f "$venv/.complete" ]]; then
 fi
 # Cheap, and keeps the editable install right if the checkout was moved.
 "$venv/bin/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation -e "$REPO_DIR" >/dev/null
+exec 9>&-
 echo "$venv"

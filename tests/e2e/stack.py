@@ -52,17 +52,38 @@ def acked(cluster: Kube, namespace: str, selector: str, generation: int) -> bool
 
 
 def diagnostics(cluster: Kube, namespace: str, release: str) -> str:
-    """The rollout, the pods and the operator's log tail: the context of a failed wait."""
-    parts = []
+    """The rollout, the pods and the operator's log tail: the context of a failed wait.
+    The status summary comes first: CI shows a failure's head and tail only."""
+    parts = [f"--- status summary\n{summarize_status(cluster, namespace)}"]
     for title, args in (
-        ("kubectl get hsr -o yaml", ["get", "hsr", "-n", namespace, "-o", "yaml"]),
         ("pods", ["get", "pods", "-n", namespace, "-o", "wide", "--show-labels"]),
         ("routing", ["get", "configmap", f"{ROLLOUT}-routing", "-n", namespace, "-o", "yaml"]),
-        ("operator logs", ["logs", "-n", namespace, f"deploy/{release}-hybridstream-operator",
-                           "--tail", "80"]),
+        ("kubectl get hsr -o yaml", ["get", "hsr", "-n", namespace, "-o", "yaml"]),
     ):
         parts.append(f"--- {title}\n{cluster.kubectl(*args, check=False)[-6000:]}")
+    logs = cluster.kubectl("logs", "-n", namespace, f"deploy/{release}-hybridstream-operator",
+                           "--tail", "2000", check=False)
+    # the kubelet's probes log a line every few seconds and would fill the tail
+    lines = [line for line in logs.splitlines() if "GET /healthz" not in line]
+    parts.append("--- operator logs\n" + "\n".join(lines[-60:]))
     return "\n".join(parts)
+
+
+def summarize_status(cluster: Kube, namespace: str) -> str:
+    """Phase, step, message, last failure and the walk's history, one line each."""
+    try:
+        status = rollout_status(cluster, namespace)
+    except Exception as exc:  # the context of a failure must not fail itself
+        return f"unreadable: {exc!r}"
+    history = " → ".join(f"{h['phase']}{'' if h.get('stepIndex') is None else h['stepIndex']}"
+                         f"@{h['at'][11:19]}" for h in status.get("history", []))
+    return "\n".join((
+        f"phase: {status.get('phase')} {status.get('stepLabel', '')}",
+        f"message: {status.get('message')}",
+        f"lastFailure: {status.get('lastFailure')}",
+        f"coverage: {status.get('coverage')}",
+        f"history: {history}",
+    ))
 
 
 # A walk with the default analysis: five steps of 30-35 s, pods starting, handovers.

@@ -322,6 +322,7 @@ class _Pass:
         buckets go to hybrid until legacy serves again. Acts once per outage."""
         found = assess_coverage(self._in_force(), self.obs.legacy_acks, self.obs.hybrid_acks)
         state = self.status.coverage
+        state.legacy_served = state.legacy_served or found.legacy_serving
         if state.hybrid_covers_legacy and found.legacy_serving:
             state.hybrid_covers_legacy = False
             self._event(EventType.NORMAL, "CoverageRestored",
@@ -340,7 +341,10 @@ class _Pass:
         if side is Role.HYBRID and self.status.phase in ABORTABLE and self._candidate:
             self._apply_breach(Breach("uncovered-buckets", BreachAction.ROLLBACK,
                                       str(found.uncovered), message), source="coverage")
-        elif side is Role.LEGACY and found.hybrid_serving and not state.hybrid_covers_legacy:
+        elif (side is Role.LEGACY and state.legacy_served and found.hybrid_serving
+              and not state.hybrid_covers_legacy):
+            # Never served: a new rollout whose legacy pods start slower than hybrid's is
+            # not an outage (pausing it would stop a healthy walk in its first minute).
             state.hybrid_covers_legacy = True
             self._record_failure("coverage", "uncovered-buckets", str(found.uncovered),
                                  "handover", f"{message}; hybrid forwards them until legacy "

@@ -109,6 +109,10 @@ class CoverageStatus(StatusModel):
     hybrid_covers_legacy: bool = Field(
         default=False, description="legacy lost every pod: hybrid forwards its buckets too "
         "until legacy serves again")
+    legacy_served: bool = Field(
+        default=False, description="legacy pods served since the rollout began: only then "
+        "is a legacy side without pods an outage for hybrid to cover (a new rollout's pods "
+        "may still be starting)")
 
 
 class ReplicaStatus(StatusModel):

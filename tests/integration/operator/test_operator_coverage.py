@@ -6,6 +6,8 @@ hybrid until legacy serves again. ``status.coverage`` and the operator's
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from operator_harness import SLOW, promote_to, rollout_manifest, scrape_operator
 
 from tests.plugins.waiting import eventually
@@ -98,3 +100,27 @@ async def test_legacy_gone_mid_cutover_hands_its_buckets_to_hybrid(env, promethe
     never_uncovered_by_a_document(acker.seen)
     await eventually(lambda: posted(env, "lg", "CoverageRestored"), "the CoverageRestored event",
                      within=30)
+
+
+async def test_a_new_rollouts_legacy_starting_late_is_not_covered_nor_paused(env, prometheus):
+    """Legacy's first pod has not applied routing when hybrid's has, for longer than the
+    deadline: a slow start, not an outage. It is reported; the walk goes on once legacy
+    serves."""
+    env.cluster.apply(manifest("late", prometheus.url), namespace=env.namespace)
+    async with env.acking("late") as acker:
+        acker.frozen.add("legacy")
+        await uncovered_seen(env, "late", 100)
+
+        async def past_the_deadline():
+            st = await env.status("late")
+            since = st.get("coverage", {}).get("uncoveredSince")
+            return st if since and (datetime.now(UTC) - datetime.fromisoformat(since)
+                                    > timedelta(seconds=8)) else None
+        await eventually(past_the_deadline, within=60, what="the coverage deadline past")
+        st = await env.status("late")
+        assert st["phase"] == "Canary" and not st["coverage"].get("hybridCoversLegacy"), st
+        assert st.get("lastFailure") is None and not st["coverage"].get("legacyServed"), st
+        acker.frozen.discard("legacy")
+        st = await env.wait_phase("late", "Canary", within=60)
+        assert st["coverage"]["legacyServed"] and st["coverage"]["uncoveredBuckets"] == 0, st
+    never_uncovered_by_a_document(acker.seen)

@@ -93,8 +93,8 @@ class World:
         return 0 if candidate is None else self.applied.get(candidate, 0)
 
     def side_state(self, side: str, replicas: int) -> DeploymentState:
-        if self.status.phase.value == "Pending":
-            return healthy()
+        if self.status.phase.value == "Pending":  # no replica counts in status yet
+            return DeploymentState(exists=True) if side in self.down else healthy()
         state = healthy(replicas) if replicas else DeploymentState(exists=True)
         if side in self.down:
             state = DeploymentState(exists=True, desired=state.desired)

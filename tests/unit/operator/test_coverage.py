@@ -124,6 +124,24 @@ def test_dead_legacy_hands_its_buckets_to_hybrid_until_it_serves_again():
     assert_always_covered_in_documents(w)
 
 
+def test_a_new_rollouts_legacy_starting_slower_than_hybrid_is_no_outage():
+    """Seen on a loaded CI machine: hybrid's first pod served before legacy's, legacy took
+    longer than the coverage deadline to start, and a healthy first walk paused in Canary.
+    A side that never served is starting, not lost: reported, not acted on."""
+    w = World(make_spec(steps={"coverageDeadline": "3s"}))
+    w.down.add("legacy")
+    for _ in range(8):
+        w.step()
+    assert w.status.coverage.uncovered_buckets == 100  # still said
+    assert not w.status.coverage.hybrid_covers_legacy and w.status.last_failure is None
+    w.down.clear()
+    walk_to(w, Phase.CUTOVER, 0)
+    assert w.status.coverage.legacy_served and w.status.last_failure is None
+    w.down.add("legacy")  # once it served, losing it is an outage again
+    w.run_until(lambda s: s.coverage.hybrid_covers_legacy, limit=6)
+    assert w.status.phase is Phase.PAUSED
+
+
 def test_dead_legacy_in_canary_makes_hybrid_forward_everything():
     w = World(make_spec(steps={"coverageDeadline": "2s"}))
     walk_to(w, Phase.CANARY)
