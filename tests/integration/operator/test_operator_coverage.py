@@ -116,8 +116,7 @@ async def test_a_new_rollouts_legacy_starting_late_is_not_covered_nor_paused(env
             since = st.get("coverage", {}).get("uncoveredSince")
             return st if since and (datetime.now(UTC) - datetime.fromisoformat(since)
                                     > timedelta(seconds=8)) else None
-        await eventually(past_the_deadline, within=60, what="the coverage deadline past")
-        st = await env.status("late")
+        st = await eventually(past_the_deadline, within=60, what="the coverage deadline past")
         assert st["phase"] == "Canary" and not st["coverage"].get("hybridCoversLegacy"), st
         assert st.get("lastFailure") is None and not st["coverage"].get("legacyServed"), st
         acker.frozen.discard("legacy")

@@ -125,9 +125,10 @@ def test_dead_legacy_hands_its_buckets_to_hybrid_until_it_serves_again():
 
 
 def test_a_new_rollouts_legacy_starting_slower_than_hybrid_is_no_outage():
-    """Seen on a loaded CI machine: hybrid's first pod served before legacy's, legacy took
-    longer than the coverage deadline to start, and a healthy first walk paused in Canary.
-    A side that never served is starting, not lost: reported, not acted on."""
+    """Hybrid's first pod serves before legacy's and legacy takes longer than the coverage
+    deadline to start (the likely cause of first walks stuck on a loaded CI machine): the
+    healthy walk used to pause in Canary. A side that never served is starting, not lost:
+    reported, not acted on."""
     w = World(make_spec(steps={"coverageDeadline": "3s"}))
     w.down.add("legacy")
     for _ in range(8):
