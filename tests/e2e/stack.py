@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from hybridstream.contract import ACK_ANNOTATION
 
@@ -54,7 +55,9 @@ def acked(cluster: Kube, namespace: str, selector: str, generation: int) -> bool
 def diagnostics(cluster: Kube, namespace: str, release: str) -> str:
     """The rollout, the pods and the operator's log tail: the context of a failed wait.
     The status summary comes first: CI shows a failure's head and tail only."""
-    parts = [f"--- status summary\n{summarize_status(cluster, namespace)}"]
+    parts = [f"--- status summary\n{summarize_status(cluster, namespace)}",
+             f"--- stream pods\n{summarize_stream_pods(cluster, namespace)}",
+             f"--- prometheus\n{summarize_prometheus(cluster, namespace)}"]
     for title, args in (
         ("pods", ["get", "pods", "-n", namespace, "-o", "wide", "--show-labels"]),
         ("routing", ["get", "configmap", f"{ROLLOUT}-routing", "-n", namespace, "-o", "yaml"]),
@@ -84,6 +87,49 @@ def summarize_status(cluster: Kube, namespace: str) -> str:
         f"coverage: {status.get('coverage')}",
         f"history: {history}",
     ))
+
+
+def summarize_stream_pods(cluster: Kube, namespace: str) -> str:
+    """Each stream pod's readiness, restarts and routing ack, then its log's last lines
+    but the sink's events (JSON lines): what a pod applied, acked or failed at."""
+    try:
+        pods = cluster.get_json("pods", "-n", namespace, "-l", STREAM_SELECTOR)["items"]
+    except Exception as exc:  # the context of a failure must not fail itself
+        return f"unreadable: {exc!r}"
+    parts = []
+    for pod in pods:
+        meta, status = pod["metadata"], pod.get("status", {})
+        ready = any(c["type"] == "Ready" and c["status"] == "True"
+                    for c in status.get("conditions", []))
+        restarts = sum(c.get("restartCount", 0) for c in status.get("containerStatuses", []))
+        ack = (meta.get("annotations") or {}).get(ACK_ANNOTATION)
+        log = cluster.kubectl("logs", "-n", namespace, meta["name"], "--tail", "400",
+                              check=False)
+        lines = [line for line in log.splitlines() if not line.startswith("{")][-15:]
+        parts.append(f"{meta['name']} ready={ready} restarts={restarts} ack={ack}"
+                     f"{' terminating' if meta.get('deletionTimestamp') else ''}\n  "
+                     + "\n  ".join(lines))
+    return "\n".join(parts) or "none"
+
+
+def summarize_prometheus(cluster: Kube, namespace: str) -> str:
+    """The namespace's Prometheus (through the API server's service proxy): each scrape
+    target's health and last error, and the hybrid pods' socket and mode series the
+    default analysis reads, so "no data" can be told from a failing measurement."""
+    base = f"/api/v1/namespaces/{namespace}/services/prometheus:9090/proxy/api/v1"
+    try:
+        targets = json.loads(cluster.kubectl("get", "--raw", f"{base}/targets?state=active"))
+        lines = [f"{t['labels'].get('job')} {t['scrapeUrl']} {t['health']} "
+                 f"last={t.get('lastScrape', '')[11:19]} took={t.get('lastScrapeDuration')} "
+                 f"{t.get('lastError') or ''}" for t in targets["data"]["activeTargets"]]
+        for query in ("hybridstream_ws_disconnected_seconds", "hybridstream_mode == 1"):
+            found = json.loads(cluster.kubectl("get", "--raw",
+                                               f"{base}/query?query={quote(query)}"))
+            lines += [f"{query}: {r['metric']} = {r['value'][1]}"
+                      for r in found["data"]["result"]] or [f"{query}: no data"]
+    except Exception as exc:  # the context of a failure must not fail itself
+        return f"unreadable: {exc!r}"
+    return "\n".join(lines)
 
 
 # A walk with the default analysis: five steps of 30-35 s, pods starting, handovers.

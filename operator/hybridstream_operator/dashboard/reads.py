@@ -78,6 +78,7 @@ async def watch_rollouts(kube: Kube, namespace: str | None, name: str | None = N
             async with watch.Watch() as w:
                 async for event in w.stream(
                         func, *args, field_selector=selector, timeout_seconds=WATCH_SECONDS,
+                        _request_timeout=WATCH_SECONDS + 30,
                         resource_version=listing["metadata"]["resourceVersion"]):
                     obj = event["object"]
                     if event["type"] == "DELETED":

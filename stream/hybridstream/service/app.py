@@ -233,7 +233,7 @@ class StreamService:
             try:
                 await apply_pod_ack(self._kube, self.settings.pod_namespace,
                                     self.settings.pod_name, generation)
-            except (kube_client.ApiException, aiohttp.ClientError, OSError) as exc:
+            except Exception as exc:  # whatever failed, the handover waits for this ack
                 log.warning("routing: ack of generation %d failed (%s), retrying", generation,
                             getattr(exc, "status", exc.__class__.__name__))
                 await asyncio.sleep(next(delays))
