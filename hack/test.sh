@@ -34,6 +34,16 @@ run_tier() {
   # (10+ minutes): the per-test timeout bounds the test bodies, not that one-off setup.
   [[ "$tier" == e2e ]] && parallel=(-o timeout_func_only=true)
   python -m pytest "tests/$tier" "${parallel[@]}" "$@" || rc=$?
+  # e2e only: a test that failed runs once more, on a fresh cluster (kind on a loaded 2-core
+  # machine has stalled walks that no local run reproduced). A pass on the rerun is reported
+  # as FLAKY, with the first failure's whole context above it; a second failure fails the
+  # tier. HYBRIDSTREAM_E2E_RERUN=0 turns this off.
+  if [[ "$tier" == e2e ]] && (( rc == 1 )) && [[ "${HYBRIDSTREAM_E2E_RERUN:-1}" == 1 ]]; then
+    log "e2e: running the failed tests once more on a fresh cluster"
+    rc=0
+    python -m pytest "tests/$tier" "${parallel[@]}" --last-failed "$@" || rc=$?
+    (( rc == 0 )) && log "FLAKY: the e2e tests that failed above passed when run again"
+  fi
   # Exit 5 = no tests collected: an empty tier is not a failure.
   if (( rc == 5 )); then log "tier $tier has no tests yet"; rc=0; fi
   return $rc

@@ -80,12 +80,17 @@ def summarize_status(cluster: Kube, namespace: str) -> str:
         return f"unreadable: {exc!r}"
     history = " → ".join(f"{h['phase']}{'' if h.get('stepIndex') is None else h['stepIndex']}"
                          f"@{h['at'][11:19]}" for h in status.get("history", []))
+    metrics = [f"  {m['name']}: {m.get('lastVerdict')} {m.get('lastValue')} (" + " ".join(
+        f"{key}={m[key]}" for key in ("passed", "failed", "held", "inconclusive", "errored",
+                                      "notApplicable") if m.get(key)) + ")"
+        for m in (status.get("analysis") or {}).get("metrics", [])]
     return "\n".join((
         f"phase: {status.get('phase')} {status.get('stepLabel', '')}",
         f"message: {status.get('message')}",
         f"lastFailure: {status.get('lastFailure')}",
         f"coverage: {status.get('coverage')}",
         f"history: {history}",
+        "analysis:", *metrics,
     ))
 
 
