@@ -89,6 +89,8 @@ class Figures:
     alert_ms: list[float]
     #: API requests from operator start to all adopted, every client's, by verb and resource
     adopt_requests: Counter[str] = field(default_factory=Counter)
+    #: steady-state requests/s by verb and resource, over the background's of each
+    steady_rps: Counter[str] = field(default_factory=Counter)
 
     @property
     def per_rollout_rps(self) -> float:
@@ -116,6 +118,11 @@ async def apiserver_requests(kubectl: Path, kubeconfig: Path) -> Counter[str]:
                 sub = f"/{labels['subresource']}" if labels.get("subresource") else ""
                 found[f"{labels['verb']} {labels.get('resource', '')}{sub}"] += sample.value
     return found
+
+
+def rate(counts: Counter[str], seconds: float) -> Counter[str]:
+    """``counts`` per second."""
+    return Counter({kind: count / seconds for kind, count in counts.items()})
 
 
 def cpu_seconds(pid: int) -> float:
@@ -235,9 +242,10 @@ class Bench:
         try:
             self._prepare(ns, n)
             custom = client.CustomObjectsApi(api)
-            t0, r0 = time.monotonic(), await self.requests()
+            t0, b0 = time.monotonic(), await self.requests_by_kind()
             await asyncio.sleep(self.window)
-            background = (await self.requests() - r0) / (time.monotonic() - t0)
+            quiet = rate(await self.requests_by_kind() - b0, time.monotonic() - t0)
+            background = quiet.total()
 
             operator = OperatorProcess(ns, self.kubeconfig, self.workdir / f"{label}-{n}")
             operator.workdir.mkdir(parents=True, exist_ok=True)
@@ -264,10 +272,12 @@ class Bench:
             acker.cancel()
             await asyncio.sleep(min(5.0, self.window))  # let the last acks' passes end
 
-            t0, r0, c0 = time.monotonic(), await self.requests(), cpu_seconds(pid)
+            t0, r0, c0 = time.monotonic(), await self.requests_by_kind(), cpu_seconds(pid)
             await asyncio.sleep(self.window)
             elapsed = time.monotonic() - t0
-            rps = (await self.requests() - r0) / elapsed - background
+            steady = rate(await self.requests_by_kind() - r0, elapsed)
+            rps = steady.total() - background
+            steady.subtract(quiet)
             cpu = (cpu_seconds(pid) - c0) / elapsed * 100
             rss = rss_mib(pid)
             self.log(f"{label} N={n}: {rps:.1f} req/s over background {background:.1f}, "
@@ -284,7 +294,7 @@ class Bench:
             self.log(f"{label} N={n}: abort p50 {percentile(abort_ms, 50):.0f} ms, "
                      f"alert p50 {percentile(alert_ms, 50):.0f} ms")
             return Figures(label, n, adopted, adopt, rps, background, cpu, rss, abort_ms, alert_ms,
-                           during)
+                           during, +steady)
         finally:
             if operator is not None:
                 operator.stop()
@@ -432,7 +442,7 @@ def render(figures: list[Figures], command: str, note: str) -> str:
         "operator process. API req/s is the kube-apiserver's `apiserver_request_total` delta "
         "minus the background before the operator started; CPU is % of one core.", "",
         *([note, ""] if note else []), head, "|" + "---|" * 8, *rows, "",
-        *render_adoption_requests(figures)])
+        *render_adoption_requests(figures), *render_steady_requests(figures)])
 
 
 def render_adoption_requests(figures: list[Figures], top: int = 12) -> list[str]:
@@ -448,6 +458,22 @@ def render_adoption_requests(figures: list[Figures], top: int = 12) -> list[str]
         common = ", ".join(f"{kind} {count / f.n:.1f}"
                            for kind, count in f.adopt_requests.most_common(top))
         lines.append(f"| {f.label} | {f.n} | {f.adopt_requests.total() / f.n:.1f} | {common} |")
+    return [*lines, ""]
+
+
+def render_steady_requests(figures: list[Figures], top: int = 8) -> list[str]:
+    """Where the steady state's API requests went: per rollout per minute, the most
+    frequent verb/resource pairs over the background's (every client's)."""
+    if not any(f.steady_rps for f in figures):
+        return []
+    lines = ["Steady-state requests per rollout per minute over the background (every client, "
+             "by verb and resource):", "",
+             "| code | N | total | most frequent (per rollout per minute) |", "|---|---|---|---|"]
+    for f in figures:
+        common = ", ".join(f"{kind} {count * 60 / f.n:.2f}"
+                           for kind, count in f.steady_rps.most_common(top))
+        lines.append(f"| {f.label} | {f.n} | {f.steady_rps.total() * 60 / f.n:.2f} | "
+                     f"{common} |")
     return [*lines, ""]
 
 

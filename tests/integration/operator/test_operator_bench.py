@@ -23,8 +23,13 @@ async def test_bench_reports_sane_figures_for_five_rollouts(cluster, operator_cr
     assert all(0 < ms < 30_000 for ms in (*figures.abort_ms, *figures.alert_ms))
     # each rollout's three Services were created (one request each, no read before)
     assert figures.adopt_requests["POST services"] >= 3 * 5, figures.adopt_requests
+    # the steady state by kind: only kinds above their background rate, which add up to at
+    # least the net rate (five idle rollouts may make no request at all in 3 s)
+    assert all(r > 0 for r in figures.steady_rps.values()), figures.steady_rps
+    assert figures.steady_rps.total() >= figures.api_rps - 1e-9, figures
     report = render([figures], "test", "")
     assert "| this | 5 | " in report.split("Requests per rollout during adoption")[1], report
+    assert ("Steady-state requests per rollout" in report) == bool(figures.steady_rps), report
     row = next(line for line in report.splitlines() if line.startswith("| this | 5 |"))
     assert f"{percentile(figures.alert_ms, 99):.0f} |" in row, row
     assert percentile([3.0, 1.0, 2.0], 50) == 2.0 and percentile([1.0, 9.0], 99) == 9.0
