@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from hybridstream.contract import ACK_ANNOTATION
+from hybridstream_operator.clients.kube import parse_ack, pod_ready
 
 from hack.kube import Kube, wait_for
 from hack.manifests import ROLLOUT
@@ -48,7 +48,7 @@ def acked(cluster: Kube, namespace: str, selector: str, generation: int) -> bool
     """Every live pod matching ``selector`` (at least one) acknowledged ``generation``."""
     pods = stream_pods(cluster, namespace, selector)
     return bool(pods) and all(
-        int(p["metadata"].get("annotations", {}).get(ACK_ANNOTATION, "-1")) >= generation
+        parse_ack(p["metadata"].get("annotations")) >= generation
         for p in pods)
 
 
@@ -95,19 +95,19 @@ def summarize_status(cluster: Kube, namespace: str) -> str:
 
 
 def summarize_stream_pods(cluster: Kube, namespace: str) -> str:
-    """Each stream pod's readiness, restarts and routing ack, then its log's last lines
-    but the sink's events (JSON lines): what a pod applied, acked or failed at."""
+    """Each stream pod's readiness and routing ack as the operator counts them, its
+    restarts, then its log's last lines but the sink's events (JSON lines): what a pod
+    applied, acked or failed at."""
     try:
         pods = cluster.get_json("pods", "-n", namespace, "-l", STREAM_SELECTOR)["items"]
     except Exception as exc:  # the context of a failure must not fail itself
         return f"unreadable: {exc!r}"
     parts = []
     for pod in pods:
-        meta, status = pod["metadata"], pod.get("status", {})
-        ready = any(c["type"] == "Ready" and c["status"] == "True"
-                    for c in status.get("conditions", []))
-        restarts = sum(c.get("restartCount", 0) for c in status.get("containerStatuses", []))
-        ack = (meta.get("annotations") or {}).get(ACK_ANNOTATION)
+        meta = pod["metadata"]
+        ready, ack = pod_ready(pod), parse_ack(meta.get("annotations"))
+        restarts = sum(c.get("restartCount", 0)
+                       for c in pod.get("status", {}).get("containerStatuses", []))
         log = cluster.kubectl("logs", "-n", namespace, meta["name"], "--tail", "400",
                               check=False)
         lines = [line for line in log.splitlines() if not line.startswith("{")][-15:]

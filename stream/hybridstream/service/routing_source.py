@@ -74,7 +74,8 @@ async def watch_routing_configmap(api: client.ApiClient, namespace: str, name: s
     applied is not again), listing it again every ``watch_seconds``."""
     core = client.CoreV1Api(api)
     selector = f"metadata.name={name}"
-    delays = Backoff(base=0.5, cap=15.0).delays()
+    fresh_delays = Backoff(base=0.5, cap=15.0).delays
+    delays = fresh_delays()
     last: str | None = None
 
     def take(obj: client.V1ConfigMap) -> None:
@@ -92,7 +93,7 @@ async def watch_routing_configmap(api: client.ApiClient, namespace: str, name: s
             listing = await core.list_namespaced_config_map(namespace, field_selector=selector)
             for item in listing.items:
                 take(item)
-            delays = Backoff(base=0.5, cap=15.0).delays()
+            delays = fresh_delays()
             async with watch.Watch().stream(
                     core.list_namespaced_config_map, namespace, field_selector=selector,
                     resource_version=listing.metadata.resource_version,
