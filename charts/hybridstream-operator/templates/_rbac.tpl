@@ -37,7 +37,7 @@
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [roles, rolebindings]
   verbs: [get, list, watch, create, patch]
-# One PodDisruptionBudget per side: a node drain takes one stream pod of a side at a time.
+# One PodDisruptionBudget per side of two or more pods: a node drain takes one at a time.
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
   verbs: [get, list, watch, create, patch]

@@ -234,34 +234,23 @@ async def _apply(kube: Kube, manifest: Manifest) -> dict[str, Any]:
     """Server-side apply (idempotent; fields we do not set stay with their owners); the
     object as written."""
     meta = manifest["metadata"]
-    apply = _call(kube, manifest, "patch")
-    try:
-        return await call_raw(apply, meta["name"], meta["namespace"], manifest,
-                              field_manager=FIELD_MANAGER, force=True, _content_type=APPLY)
-    except ApiException as exc:
-        if exc.status != 422 or manifest["kind"] != "Service" or "clusterIP" not in str(exc.body):
-            raise
-        # An older operator made it with a ClusterIP, which is immutable: it keeps its
-        # virtual IP (replacing it would need delete on Services, which the operator does
-        # not hold) and takes every other field.
-        spec = {k: v for k, v in manifest["spec"].items() if k != "clusterIP"}
-        return await call_raw(apply, meta["name"], meta["namespace"], {**manifest, "spec": spec},
-                              field_manager=FIELD_MANAGER, force=True, _content_type=APPLY)
+    return await call_raw(_call(kube, manifest, "patch"), meta["name"], meta["namespace"],
+                          manifest, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY)
 
 
 async def patch_rollout_status(kube: Kube, namespace: str, name: str, resource_version: str,
-                               status: dict[str, Any]) -> bool:
-    """Persist the status once per pass, only if nobody wrote the object since we read it
-    (409 → False; the next pass re-decides from the fresh object)."""
+                               status: dict[str, Any]) -> dict[str, Any] | None:
+    """Persist the status once per pass, only if nobody wrote the object since we read it;
+    the rollout as stored after (None on 409: the next pass re-decides from the fresh
+    object)."""
     body = {"metadata": {"resourceVersion": resource_version}, "status": status}
     try:
-        await kube.custom.patch_namespaced_custom_object_status(
+        return await kube.custom.patch_namespaced_custom_object_status(
             API_GROUP, API_VERSION, namespace, PLURAL, name, body, _content_type=MERGE)
     except ApiException as exc:
         if exc.status == 409:
-            return False
+            return None
         raise
-    return True
 
 
 async def patch_rollout_conditions(kube: Kube, namespace: str, name: str,

@@ -5,8 +5,9 @@ or a new spec appearing on the object in kopf's watch, or by a change the caches
 rollout's Deployments, pods or routing ConfigMap. And the HTTP server's lifecycle.
 
 Why a daemon and not ``@kopf.timer``: the wait must be cut short by those wake-ups, and a
-daemon's loop can wait on an event; every pass still re-reads the object, so nothing
-depends on kopf's cached body.
+daemon's loop can wait on an event. Nothing depends on kopf's cached body, which lags our
+own status writes: a pass decides from the rollout as its last pass left it (the status
+write's response) when only its dependencies changed, else from the object read again.
 """
 
 from __future__ import annotations
@@ -96,13 +97,15 @@ async def hybridstreamrollout_reconcile(name: str, namespace: str, memo: kopf.Me
     rt: Runtime = memo.runtime
     await rt.caches.wait_synced()
     failures, last_failure = 0, None
+    known: dict[str, Any] | None = None  # the rollout as stored after the last pass
     while not stopped:
         delay = rt.resync
         try:
-            delay = await reconcile_rollout(rt, namespace, name)
+            delay, known = await reconcile_rollout(rt, namespace, name, known)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            known = None
             failures += 1
             observability.RECONCILE_ERRORS.labels(namespace, name).inc()
             failure = describe_failure(exc)
@@ -117,8 +120,9 @@ async def hybridstreamrollout_reconcile(name: str, namespace: str, memo: kopf.Me
             if failures:
                 logger.info("reconcile recovered after %d failed passes", failures)
             failures, last_failure = 0, None
-        await rt.wakeups.wait(namespace, name,
-                              retry_delay(failures, FAILURE_RETRY) if failures else delay)
+        if await rt.wakeups.wait(namespace, name,
+                                 retry_delay(failures, FAILURE_RETRY) if failures else delay):
+            known = None
 
 
 def has_pending_request(body: kopf.Body, meta: kopf.Meta, **_: Any) -> bool:

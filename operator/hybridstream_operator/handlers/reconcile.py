@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -67,29 +67,48 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 #: While an analysis query runs longer than this, the rollout is re-read for an intent.
 INTERRUPT_POLL = 1.0
+#: Status writes of one pass that lost only to changes it does not read (then it decides again).
+STATUS_WRITE_ATTEMPTS = 3
 
 
 class Wakeups:
-    """Per-rollout wake-up events: the webhook sets one so the rollout's loop runs its next
-    pass now instead of at the next tick."""
+    """Per-rollout wake-ups: the rollout's loop runs its next pass now instead of when due.
+    ``wake``: the rollout object changed (a new spec, an intent or alert in kopf's watch,
+    the webhook's write), so the pass reads it again. ``nudge``: something it depends on
+    changed (the caches' Deployments, pods, routing), so the object the last pass ended
+    with is still the one stored."""
 
     def __init__(self) -> None:
         self._events: dict[tuple[str, str], asyncio.Event] = defaultdict(asyncio.Event)
+        self._changed: set[tuple[str, str]] = set()
 
     def wake(self, namespace: str, name: str) -> None:
-        """Make the rollout's loop run its next pass now."""
+        """The rollout changed: its loop runs its next pass now, on the object read again."""
+        self._changed.add((namespace, name))
+        self._events[namespace, name].set()
+
+    def nudge(self, namespace: str, name: str) -> None:
+        """Something the rollout depends on changed: its loop runs its next pass now."""
         self._events[namespace, name].set()
 
     def is_woken(self, namespace: str, name: str) -> bool:
-        """Whether a wake-up is waiting for the rollout's loop."""
+        """Whether a wake-up or nudge is waiting for the rollout's loop."""
         return self._events[namespace, name].is_set()
 
-    async def wait(self, namespace: str, name: str, seconds: float) -> None:
-        """Sleep up to ``seconds`` or until woken."""
-        event = self._events[namespace, name]
+    async def wait(self, namespace: str, name: str, seconds: float) -> bool:
+        """Sleep up to ``seconds`` or until woken or nudged; whether the next pass must read
+        the rollout again: it was woken, or a timer ran out (timers and the resync read it
+        fresh). A pass at once or on a nudge may decide from the object the last pass
+        ended with."""
+        key = (namespace, name)
+        event = self._events[key]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), seconds)
+        nudged = event.is_set()
         event.clear()
+        woken = key in self._changed
+        self._changed.discard(key)
+        return woken or not (nudged or seconds <= 0)
 
 
 @dataclass
@@ -110,7 +129,7 @@ class Runtime:
         """A runtime over ``namespaces`` (None: cluster-wide) whose caches wake the rollout
         a watched change concerns (the caches start with ``caches.start()``)."""
         wakeups = Wakeups()
-        return cls(kube, http, Caches.build(kube, namespaces, wakeups.wake), wakeups,
+        return cls(kube, http, Caches.build(kube, namespaces, wakeups.nudge), wakeups,
                    asyncio.Semaphore(prometheus_concurrency), **settings)
 
 
@@ -207,7 +226,7 @@ async def apply_decision(rt: Runtime, obj: dict[str, Any], spec: RolloutSpec,
     """Publish routing in order, converge the Deployments (and the other objects, whenever
     the spec, a replica count or the routing changed: a new stable revision moves the
     stable Service the document names). An object the caches or the status say cannot
-    exist yet is created in one request (a thousand new rollouts make ≈ 13 objects each:
+    exist yet is created in one request (a thousand new rollouts make ≈ 9 objects each:
     a read before each write would double adoption's requests)."""
     meta = obj["metadata"]
     owner = Owner(meta["name"], meta["namespace"], meta["uid"])
@@ -231,7 +250,8 @@ async def apply_decision(rt: Runtime, obj: dict[str, Any], spec: RolloutSpec,
         records = {r: find_record(status, r) for r in wanted}
         running = {r: record.workload for r, record in records.items() if record}
         assert len(running) == len(wanted)  # stable and candidate are never trimmed
-        manifests = build_static_resources(spec, owner, rt.ack_role, running, stable)
+        manifests = build_static_resources(spec, owner, rt.ack_role, running,
+                                           replicas=wanted, stable=stable)
         for revision, replicas in wanted.items():
             manifests.append(build_deployment(running[revision], owner, revision, replicas))
         never_reconciled = prior.observed_generation is None
@@ -263,15 +283,50 @@ async def post_events(rt: Runtime, obj: dict[str, Any], decision: Decision) -> N
             await apply_event(rt.kube, obj, action.type.value, action.reason, action.message)
 
 
-async def reconcile_rollout(rt: Runtime, namespace: str, name: str) -> float:
-    """One full pass; the seconds until the next one is due: at once when this pass changed
-    the status (the machine may have more to do with what it decided), else when its next
-    timer falls due, at most ``rt.resync`` (watched changes, intents and alerts wake it
-    sooner). Raises on API errors (the caller counts and retries with backoff)."""
+def decision_inputs(obj: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a pass decides from on the rollout object itself: its spec (and generation),
+    status, annotations (intents, alerts) and deletion; not its finalizers, labels or
+    managed fields."""
+    meta = obj["metadata"]
+    return (meta.get("generation"), obj.get("spec"), obj.get("status"),
+            meta.get("annotations"), meta.get("deletionTimestamp"))
+
+
+async def write_status(kube: Kube, obj: dict[str, Any],
+                       status: dict[str, Any]) -> dict[str, Any] | None:
+    """Persist ``status``, decided from ``obj``, only if nobody changed what it was decided
+    from; the rollout as stored after (None: the next pass decides again from the fresh
+    object). A write that lost to a change of nothing it was decided from is made again on
+    the fresh version: kopf adds its finalizer while a new rollout's first pass runs, and
+    deciding that pass again would write every object it had just made a second time (four
+    requests each)."""
+    meta = obj["metadata"]
+    namespace, name, version = meta["namespace"], meta["name"], meta["resourceVersion"]
+    for _ in range(STATUS_WRITE_ATTEMPTS):
+        if (stored := await patch_rollout_status(kube, namespace, name, version,
+                                                 status)) is not None:
+            return stored
+        fresh = await fetch_rollout(kube, namespace, name)
+        if fresh is None or decision_inputs(fresh) != decision_inputs(obj):
+            return None
+        version = fresh["metadata"]["resourceVersion"]
+    return None
+
+
+async def reconcile_rollout(rt: Runtime, namespace: str, name: str,
+                            known: dict[str, Any] | None = None
+                            ) -> tuple[float, dict[str, Any] | None]:
+    """One full pass, on ``known`` (the object the last pass ended with, still the one
+    stored) or the rollout read now. Returns the seconds until the next pass is due: at
+    once when this pass changed the status (the machine may have more to do with what it
+    decided), else when its next timer falls due, at most ``rt.resync`` (watched changes,
+    intents and alerts wake it sooner); and the object as stored after it (None when this
+    pass cannot know it). Raises on API errors (the caller counts and retries with
+    backoff)."""
     started = time.monotonic()
-    obj = await fetch_rollout(rt.kube, namespace, name)
+    obj = known or await fetch_rollout(rt.kube, namespace, name)
     if obj is None or obj["metadata"].get("deletionTimestamp"):
-        return rt.resync
+        return rt.resync, None
     spec = RolloutSpec.model_validate(obj["spec"])
     status = RolloutStatus.model_validate(obj.get("status") or {})
     now = datetime.now(UTC)
@@ -285,12 +340,12 @@ async def reconcile_rollout(rt: Runtime, namespace: str, name: str) -> float:
     # Unchanged (nothing due, nothing observed moved): no write, and no new resourceVersion
     # for every watcher of the rollout to receive.
     changed = body != status.model_dump(by_alias=True, mode="json")
-    written = not changed or await patch_rollout_status(
-        rt.kube, namespace, name, obj["metadata"]["resourceVersion"], body)
-    if written and (new_status.phase, new_status.step_index) != (status.phase, status.step_index):
+    stored = await write_status(rt.kube, obj, body) if changed else obj
+    if stored is not None and ((new_status.phase, new_status.step_index)
+                               != (status.phase, status.step_index)):
         log.info("%s/%s: %s → %s %s (%s)", namespace, name, status.phase.value,
                  new_status.phase.value, new_status.step_label, new_status.message)
-    if written:
+    if stored is not None:
         await post_events(rt, obj, decision)
         observability.record_pass(namespace, name, status, new_status, decision.verdicts)
         # handled alerts are in status now: their annotations can go
@@ -298,14 +353,15 @@ async def reconcile_rollout(rt: Runtime, namespace: str, name: str) -> float:
                                       new_status.handled_alerts)
         if cleanup:
             await patch_rollout_annotations(rt.kube, namespace, name, cleanup)
+            stored = None  # changed again: read it
     else:
         observability.STATUS_CONFLICTS.labels(namespace, name).inc()
     observability.RECONCILE_SECONDS.observe(time.monotonic() - started)
     if changed:  # written, or lost a conflict: re-decide from the fresh object right away
-        return 0.0
+        return 0.0, stored
     if decision.next_at is None:
-        return rt.resync
-    return min(rt.resync, max(0.0, (decision.next_at - datetime.now(UTC)).total_seconds()))
+        return rt.resync, stored
+    return min(rt.resync, max(0.0, (decision.next_at - datetime.now(UTC)).total_seconds())), stored
 
 
 def describe_failure(exc: BaseException) -> tuple[str, str]:

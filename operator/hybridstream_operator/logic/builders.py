@@ -1,15 +1,16 @@
 """Pure builders of every Kubernetes object a rollout owns (crate-operator's ``get_*``
 split): a Deployment per revision (``<name>-legacy`` for the REST poller, revision 0;
-``<name>-hybrid-<N>`` for hybrid revision N), the per-role Services and the stable
-revision's (``<name>-stable``: a candidate in Parallel reads stable's prices there), the
-routing ConfigMap, and the ServiceAccount/Role/RoleBindings the stream pods need to watch
-routing and acknowledge it on their own Pod."""
+``<name>-hybrid-<N>`` for hybrid revision N), the stable revision's Service
+(``<name>-stable``: a candidate in Parallel reads stable's prices there), a
+PodDisruptionBudget per side that runs more than one pod, the routing ConfigMap, and the
+ServiceAccount/Role/RoleBindings the stream pods need to watch routing and acknowledge it
+on their own Pod."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from hybridstream.contract import (
@@ -58,7 +59,7 @@ TERMINATION_GRACE_SECONDS = DRAIN_SECONDS + 10 + 5
 
 
 def deployment_name(rollout: str, role: Role) -> str:
-    """``<rollout>-legacy`` / ``<rollout>-hybrid``: per-role objects (Services, PDBs)."""
+    """``<rollout>-legacy`` / ``<rollout>-hybrid``: per-role objects (PDBs)."""
     return f"{rollout}-{role.value}"
 
 
@@ -233,28 +234,22 @@ def build_deployment(w: Workload, owner: Owner, revision: int, replicas: int) ->
     }
 
 
-def build_disruption_budget(owner: Owner, role: Role) -> Manifest:
+def build_disruption_budgets(owner: Owner, replicas: Mapping[int, int]) -> list[Manifest]:
     """A voluntary disruption (node drain) takes at most one pod of a side at a time: with
-    two or more replicas a side always keeps a forwarder."""
-    return {
+    two or more replicas a side always keeps a forwarder. ``replicas``: the pods each
+    running revision should have. A side (its revisions together) that runs one pod gets
+    none: ``maxUnavailable: 1`` over one pod never refuses an eviction, and at a thousand
+    rollouts the budgets and the disruption controller's status writes are load for nothing.
+    A budget made when a side had more pods stays when it has fewer: it is still right."""
+    pods = Counter[Role]()
+    for revision, count in replicas.items():
+        pods[revision_role(revision)] += count
+    return [{
         "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
         "metadata": _metadata(owner, deployment_name(owner.name, role), role),
         "spec": {"selector": {"matchLabels": build_selector(owner.name, role)},
                  "maxUnavailable": 1},
-    }
-
-
-def build_service(spec: RolloutSpec, owner: Owner, role: Role) -> Manifest:
-    """A headless Service per role: DNS names for the role's pods (status API); scraping
-    goes to the pods (the chart's PodMonitor). No ClusterIP: at hundreds of rollouts two
-    virtual IPs each would exhaust a cluster's Service range for nothing."""
-    return {
-        "apiVersion": "v1", "kind": "Service",
-        "metadata": _metadata(owner, deployment_name(owner.name, role), role),
-        "spec": {"clusterIP": "None", "selector": build_selector(owner.name, role),
-                 "ports": [{"name": "http", "port": spec.workload.metrics_port,
-                            "targetPort": "http"}]},
-    }
+    } for role in Role if pods[role] > 1]
 
 
 def build_stable_service(owner: Owner, revision: int, port: int) -> Manifest:
@@ -329,14 +324,13 @@ def build_network_policy(spec: RolloutSpec, owner: Owner, ports: list[int]) -> M
 
 
 def build_static_resources(spec: RolloutSpec, owner: Owner, ack_role: str,
-                           running: Mapping[int, Workload], stable: int) -> list[Manifest]:
+                           running: Mapping[int, Workload], *,
+                           replicas: Mapping[int, int], stable: int) -> list[Manifest]:
     """Everything but the Deployments and the routing ConfigMap; ``running``: the
-    workload of each revision that runs (stable's and the candidate's)."""
+    workload of each revision that runs (stable's and the candidate's), ``replicas``: the
+    pods each should have."""
     ports = sorted({w.metrics_port for w in running.values()})
     policy = ([build_network_policy(spec, owner, ports)]
               if spec.workload.network_policy.enabled else [])
-    return [*build_rbac(owner, ack_role),
-            *(build(owner, role) for role in Role
-              for build in (partial(build_service, spec), build_disruption_budget)),
-            build_stable_service(owner, stable, running[stable].metrics_port),
-            *policy]
+    return [*build_rbac(owner, ack_role), *build_disruption_budgets(owner, replicas),
+            build_stable_service(owner, stable, running[stable].metrics_port), *policy]

@@ -21,8 +21,8 @@ async def test_bench_reports_sane_figures_for_five_rollouts(cluster, operator_cr
     assert 0 <= figures.cpu_pct < 100 * 64 and 10 < figures.rss_mib < 4096
     assert len(figures.abort_ms) == len(figures.alert_ms) == 2
     assert all(0 < ms < 30_000 for ms in (*figures.abort_ms, *figures.alert_ms))
-    # each rollout's three Services were created (one request each, no read before)
-    assert figures.adopt_requests["POST services"] >= 3 * 5, figures.adopt_requests
+    # each rollout's one Service (stable's) was created (one request, no read before)
+    assert figures.adopt_requests["POST services"] >= 5, figures.adopt_requests
     # the steady state by kind: only kinds above their background rate, which add up to at
     # least the net rate (five idle rollouts may make no request at all in 3 s)
     assert all(r > 0 for r in figures.steady_rps.values()), figures.steady_rps

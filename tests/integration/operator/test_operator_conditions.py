@@ -53,40 +53,13 @@ async def test_a_wedged_rollout_shows_a_condition_and_does_not_flood_the_log(env
 async def test_an_object_it_does_not_own_is_never_taken_over(env, prometheus):
     """A Service named like one the rollout needs, made by someone else: the rollout says
     so in its condition and leaves the Service exactly as it was."""
-    theirs = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "taken-legacy"},
+    theirs = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "taken-stable"},
               "spec": {"selector": {"app": "someone-else"}, "ports": [{"port": 80}]}}
     env.cluster.apply(theirs, namespace=env.namespace)
     env.cluster.apply(rollout_manifest("taken", prometheus.url), namespace=env.namespace)
 
     condition = await wait_reconciled(env, "taken", 60, status="False", reason="NotOwned")
-    assert "Service taken-legacy exists and is not owned" in condition["message"]
-    service = env.cluster.get_json("service", "taken-legacy", "-n", env.namespace)
+    assert "Service taken-stable exists and is not owned" in condition["message"]
+    service = env.cluster.get_json("service", "taken-stable", "-n", env.namespace)
     assert service["spec"]["selector"] == {"app": "someone-else"}
     assert not service["metadata"].get("ownerReferences")
-
-
-SELECTOR = {"hybridstream.io/rollout": "old", "hybridstream.io/role": "legacy"}
-
-
-async def test_a_service_an_older_operator_made_keeps_its_cluster_ip(env):
-    """Role Services are headless now; one made with a ClusterIP (immutable) by an older
-    operator keeps its IP and takes every other field, and the rollout goes on."""
-    env.operator.kill()  # the older operator's Service comes first
-    env.cluster.apply(rollout_manifest("old", "http://127.0.0.1:9"), namespace=env.namespace)
-    uid = (await env.rollout("old"))["metadata"]["uid"]
-    env.cluster.apply({"apiVersion": "v1", "kind": "Service", "metadata": {
-        "name": "old-legacy", "ownerReferences": [{
-            "apiVersion": "hybridstream.io/v1alpha1", "kind": "HybridStreamRollout",
-            "name": "old", "uid": uid, "controller": True}]},
-        "spec": {"selector": SELECTOR, "ports": [{"name": "http", "port": 8080}]}},
-        namespace=env.namespace)
-    ip = env.cluster.get_json("service", "old-legacy", "-n", env.namespace)["spec"]["clusterIP"]
-    env.operator.start()
-
-    await wait_reconciled(env, "old", 60, status="True")
-    legacy, hybrid = (env.cluster.get_json("service", f"old-{role}", "-n", env.namespace)
-                      for role in ("legacy", "hybrid"))
-    assert ip not in ("", "None") and legacy["spec"]["clusterIP"] == ip, legacy["spec"]
-    assert legacy["spec"]["selector"] == SELECTOR, legacy["spec"]
-    assert legacy["metadata"]["labels"]["hybridstream.io/rollout"] == "old"  # had none
-    assert hybrid["spec"]["clusterIP"] == "None", hybrid["spec"]

@@ -63,6 +63,16 @@ async def stable_service_names(env, name: str, revision: int) -> None:
                      describe=env.operator.tail)
 
 
+async def owned_names(env, name: str) -> dict[str, set[str]]:
+    """The rollout's Services and PodDisruptionBudgets, by name."""
+    selector = f"hybridstream.io/rollout={name}"
+    services = await env.core.list_namespaced_service(env.namespace, label_selector=selector)
+    budgets = await client.PolicyV1Api(env.api).list_namespaced_pod_disruption_budget(
+        env.namespace, label_selector=selector)
+    return {"services": {s.metadata.name for s in services.items},
+            "budgets": {b.metadata.name for b in budgets.items}}
+
+
 def spec_diff(before: Any, after: Any) -> str:
     """What changed in a Deployment's spec (the failure message when it should not)."""
     a = pprint.pformat(before.spec.to_dict()).splitlines()
@@ -92,6 +102,8 @@ async def test_a_new_image_after_production_walks_beside_the_untouched_stable(en
     async with env.acking("rev") as acker:
         await complete(env, "rev", stable=1)
         await stable_service_names(env, "rev", 1)  # it followed the swap
+        # one pod a side (replicas 1/1): no budget, which could never refuse an eviction
+        assert await owned_names(env, "rev") == {"services": {"rev-stable"}, "budgets": set()}
         stable_dep = await apps.read_namespaced_deployment("rev-hybrid-1", env.namespace)
         stable_pods = await pods_of(env, "rev", 1)
         assert stable_pods
@@ -127,6 +139,9 @@ async def test_a_new_image_after_production_walks_beside_the_untouched_stable(en
         st = await eventually(walked, within=120, what="revision 2 walked to stable",
                               describe=env.operator.tail)
         assert {"Canary", "Parallel", "Cutover", "Production"} <= seen_phases
+        # revisions 1 and 2 ran a pod each: two pods on the hybrid side, one budget over both
+        assert await owned_names(env, "rev") == {"services": {"rev-stable"},
+                                                 "budgets": {"rev-hybrid"}}
         assert st["stableRevision"]["label"] == "2 (v2)"
         candidate = await apps.read_namespaced_deployment("rev-hybrid-2", env.namespace)
         assert candidate.spec.template.spec.containers[0].image == "hybridstream:v2"

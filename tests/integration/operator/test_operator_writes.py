@@ -2,7 +2,8 @@
 new object is created in one request (adoption of a thousand rollouts would otherwise
 read every object first), a taken name is never taken over, and the fields a create set
 belong to the operator as an applier afterwards, so a field a later manifest drops really
-goes (server-side apply removes only what its manager applied)."""
+goes (server-side apply removes only what its manager applied). A status decided from a
+rollout is written only if nothing it was decided from changed since."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from typing import Any
 
 import pytest
 from hybridstream.contract import API_GROUP
-from hybridstream_operator.clients.kube import FIELD_MANAGER, Kube, NotOwned, write_manifest
+from hybridstream_operator.clients.kube import (
+    FIELD_MANAGER,
+    MERGE,
+    Kube,
+    NotOwned,
+    fetch_rollout,
+    write_manifest,
+)
+from hybridstream_operator.handlers.reconcile import write_status
 from hybridstream_operator.logic.builders import Owner, build_stable_service
 from kubernetes_asyncio import client
 from operator_harness import rollout_manifest
@@ -66,3 +75,29 @@ async def test_create_on_our_own_object_applies_the_manifest(
     written = await write_manifest(ops, build_stable_service(owner, 1, 9090), create=True)
     assert [p["port"] for p in written["spec"]["ports"]] == [9090]
     assert managers(written) == [(FIELD_MANAGER, "Apply")]
+
+
+async def test_a_status_write_that_lost_only_to_metadata_is_made_on_the_fresh_version(
+        namespace, kube: client.ApiClient, owner: Owner) -> None:
+    ops = Kube.from_api_client(kube)
+
+    async def patch(body: dict[str, Any]) -> None:
+        await ops.custom.patch_namespaced_custom_object(
+            API_GROUP, "v1alpha1", namespace, "hybridstreamrollouts", "writes", body,
+            _content_type=MERGE)
+
+    async def message() -> str | None:
+        return ((await fetch_rollout(ops, namespace, "writes")) or {}).get(
+            "status", {}).get("message")
+
+    decided_from = await fetch_rollout(ops, namespace, "writes")
+    # what kopf's finalizer is to a new rollout's first pass: a change it does not read
+    await patch({"metadata": {"labels": {"team": "desk-1"}}})
+    assert await write_status(ops, decided_from, {"message": "decided"})
+    assert await message() == "decided"
+
+    # an intent is what a pass decides from: the write is refused (the pass decides again)
+    decided_from = await fetch_rollout(ops, namespace, "writes")
+    await patch({"metadata": {"annotations": {"hybridstream.io/intent": "abort@t1"}}})
+    assert not await write_status(ops, decided_from, {"message": "stale"})
+    assert await message() == "decided"

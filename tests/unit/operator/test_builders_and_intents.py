@@ -43,9 +43,13 @@ from rollout_world import make_spec
 OWNER = Owner("pos", "trading", "uid-1")
 
 
-def static(spec: RolloutSpec, ack_role: str = "hs-stream-ack") -> list[dict]:
-    """The static objects of the first walk's pass: the legacy poller stable."""
-    return build_static_resources(spec, OWNER, ack_role, {0: spec.workload, 1: spec.workload}, 0)
+def static(spec: RolloutSpec, ack_role: str = "hs-stream-ack",
+           replicas: dict[int, int] | None = None) -> list[dict]:
+    """The static objects of a pass (revision -> replicas; the lowest revision stable), by
+    default the first walk's: the legacy poller stable."""
+    replicas = replicas or {0: spec.workload.replicas.legacy, 1: spec.workload.replicas.hybrid}
+    return build_static_resources(spec, OWNER, ack_role, dict.fromkeys(replicas, spec.workload),
+                                  replicas=replicas, stable=min(replicas))
 
 
 @pytest.mark.parametrize(("role", "mode"), [(Role.LEGACY, "rest"), (Role.HYBRID, "canary")])
@@ -143,10 +147,9 @@ def test_rbac_is_the_minimum_the_stream_needs():
     # pods through the chart's ClusterRole, narrowed by its admission policy
     assert ack["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
                               "name": "hs-stream-ack"}
-    kinds = [m["kind"] for m in static(make_spec())]
-    assert kinds == ["ServiceAccount", "Role", "RoleBinding", "RoleBinding", "Service",
-                     "PodDisruptionBudget", "Service", "PodDisruptionBudget", "Service",
-                     "NetworkPolicy"]
+    kinds = [m["kind"] for m in static(make_spec(), replicas={0: 2, 1: 2})]
+    assert kinds == ["ServiceAccount", "Role", "RoleBinding", "RoleBinding",
+                     "PodDisruptionBudget", "PodDisruptionBudget", "Service", "NetworkPolicy"]
 
 
 def test_each_side_survives_losing_one_pod_by_default():
@@ -195,7 +198,8 @@ def test_the_stable_service_and_the_policy_follow_the_running_revisions():
     for stable, running in ((0, {0: v1.workload, 1: v1.workload}),
                             (1, {1: v1.workload, 2: v2.workload}),
                             (2, {2: v2.workload})):
-        objects = build_static_resources(v2, OWNER, "r", running, stable)
+        objects = build_static_resources(v2, OWNER, "r", running,
+                                         replicas=dict.fromkeys(running, 1), stable=stable)
         (policy,) = [m["spec"] for m in objects if m["kind"] == "NetworkPolicy"]
         assert [p["port"] for p in policy["ingress"][0]["ports"]] == sorted(
             {w.metrics_port for w in running.values()})
@@ -383,8 +387,19 @@ def test_open_symbols_per_side():
     assert line == "Symbols:   stable unknown (403: Forbidden), candidate unknown (no Ready pod)"
 
 
-def test_role_services_are_headless():
-    services = [m for m in static(make_spec()) if m["kind"] == "Service"]
-    assert [s["metadata"]["name"] for s in services] == ["pos-legacy", "pos-hybrid",
-                                                         "pos-stable"]
-    assert {s["spec"]["clusterIP"] for s in services} == {"None"}
+def test_the_only_service_is_the_stable_one_and_it_is_headless():
+    (service,) = [m for m in static(make_spec()) if m["kind"] == "Service"]
+    assert service["metadata"]["name"] == "pos-stable"
+    assert service["spec"]["clusterIP"] == "None"
+
+
+@pytest.mark.parametrize(("replicas", "budgets"), [
+    ({0: 1, 1: 1}, []),  # one pod a side: a budget could never refuse an eviction
+    ({0: 2, 1: 1}, ["pos-legacy"]),
+    ({1: 1, 2: 1}, ["pos-hybrid"]),  # stable and candidate both hybrid: two pods, one side
+    ({1: 2, 2: 0}, ["pos-hybrid"]),
+])
+def test_a_side_gets_a_disruption_budget_only_when_it_runs_more_than_one_pod(replicas, budgets):
+    made = [m for m in static(make_spec(), replicas=replicas)
+            if m["kind"] == "PodDisruptionBudget"]
+    assert [m["metadata"]["name"] for m in made] == budgets

@@ -91,7 +91,8 @@ def test_builders_and_the_phase_machine_never_raise(spec, edited, samples):
         return
     for revision in (0, 1):
         build_deployment(model.workload, OWNER, revision, 1)
-    build_static_resources(model, OWNER, "hybridstream-stream-ack", {0: model.workload}, 0)
+    build_static_resources(model, OWNER, "hybridstream-stream-ack", {0: model.workload},
+                           replicas={0: 1}, stable=0)
     build_routing_configmap(OWNER, INITIAL)
     world = World(model)
     values = iter(samples * 40)
